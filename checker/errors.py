@@ -1,0 +1,9 @@
+"""The one root error of electkit and the exit codes every command shares."""
+
+EXIT_OK = 0
+EXIT_FAIL = 1
+EXIT_USAGE = 2
+
+
+class ElectkitError(Exception):
+    """Bad usage or bad input: printed as one line, exit code 2."""
