@@ -36,9 +36,11 @@ class _OneLineParser(argparse.ArgumentParser):
         raise ElectkitError(f"{self.prog}: {message} (see '{self.prog} --help')")
 
 
-def _available() -> dict[str, object]:
+def _load(names: Sequence[str]) -> dict[str, object]:
+    """Import the modules of the named commands; a command not yet built is left out."""
     modules = {}
-    for name, (module_name, _) in COMMANDS.items():
+    for name in names:
+        module_name = COMMANDS[name][0]
         try:
             modules[name] = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
@@ -63,8 +65,9 @@ def build_parser(modules: dict[str, object]) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `electkit` console script."""
     try:
-        parser = build_parser(_available())
-        args = parser.parse_args(argv)
+        argv = list(sys.argv[1:] if argv is None else argv)
+        wanted = [argv[0]] if argv and argv[0] in COMMANDS else list(COMMANDS)
+        args = build_parser(_load(wanted)).parse_args(argv)
         code = args._run(args)
     except ElectkitError as exc:
         print(f"error: {exc}", file=sys.stderr)
