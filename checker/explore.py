@@ -24,7 +24,11 @@ from typing import Any
 from checker.generic import GenericKernel
 from checker.kernel import compile_actor_model
 from spec.actor import ActorModel
-from spec.model import Model, Step
+from spec.model import ActionError, Model, ModelError, Step
+
+
+class SearchError(ModelError):
+    """The model failed during the search: names the action, the state and the path to it."""
 
 
 @dataclass(frozen=True)
@@ -75,10 +79,21 @@ class Result:
 def make_kernel(
     model: Model, symmetric: bool, generic: bool = False, only: frozenset[str] | None = None
 ):
-    """The fastest kernel that runs ``model``: compiled for actor models, generic otherwise."""
+    """The fastest kernel that runs ``model``: compiled for actor models, generic otherwise.
+
+    If compiling fails (a handler raises, or returns something unhashable, on some local
+    state), the generic kernel runs instead: it meets the failure, if it is reachable, at a
+    real state, where it can be reported with the path that leads there.
+    """
     if isinstance(model, ActorModel) and not generic:
-        return compile_actor_model(model, symmetric, only)
-    return GenericKernel(model, symmetric, only)
+        try:
+            return compile_actor_model(model, symmetric, only)
+        except Exception:  # noqa: BLE001 - any failure of model code: let the search find it
+            pass
+    try:
+        return GenericKernel(model, symmetric, only)
+    except ActionError as exc:
+        raise SearchError(f"{exc} (in an initial state)") from None
 
 
 def explore(
@@ -151,11 +166,22 @@ def explore(
                 if now >= next_report:
                     next_report = now + progress_every
                     on_progress(
-                        Progress(len(states), generated + sum(kernel.fired_counts()),
-                                 len(states) - i, depth, now - start)
+                        Progress(
+                            len(states),
+                            generated + sum(kernel.fired_counts()),
+                            len(states) - i,
+                            depth,
+                            now - start,
+                        )
                     )
     except KeyboardInterrupt:
         interrupted = True
+    except ActionError as exc:
+        if canon is not None:
+            # Report it on concrete states: the search without symmetry meets the same
+            # failure at the same depth, and its path and state agree with each other.
+            return explore(model, False, properties=properties, generic=generic)
+        raise _search_error(model, kernel, states, parents, i, canon, fingerprint, exc) from None
 
     fired = kernel.fired_counts()
     coverage = [
@@ -215,9 +241,33 @@ def concrete_path(model: Model, kernel, chain: list, canon, fingerprint) -> tupl
     return init, path
 
 
-def first_violated(
-    model: Model, state: Any, only: frozenset[str] | None = None
-) -> str | None:
+def _search_error(model, kernel, states, parents, i, canon, fingerprint, exc) -> SearchError:
+    chain, j = [], i
+    while j >= 0:
+        chain.append(states[j])
+        j = parents[j]
+    chain.reverse()
+    try:
+        init, path = concrete_path(model, kernel, chain, canon, fingerprint)
+        steps = " ; ".join(step.label() for step in path) or "(the initial state)"
+        state = path[-1].state if path else init
+        where = f"at depth {len(path)}, reached by: {steps}; the state: {_one_line(model, state)}"
+    except Exception:  # noqa: BLE001 - the path is a courtesy; the error itself must get out
+        where = f"at depth {len(chain) - 1}"
+    return SearchError(f"model action {exc} {where}")
+
+
+def _one_line(model: Model, state: Any) -> str:
+    import json
+
+    try:
+        text = json.dumps(model.to_json(state), sort_keys=True)
+    except Exception:  # noqa: BLE001
+        text = repr(state)
+    return text if len(text) <= 400 else text[:397] + "..."
+
+
+def first_violated(model: Model, state: Any, only: frozenset[str] | None = None) -> str | None:
     """The name of the first ``always`` property that ``state`` violates, or None."""
     for prop in model.properties():
         if prop.kind != "always" or (only is not None and prop.name not in only):

@@ -13,7 +13,7 @@ from collections.abc import Hashable
 
 import xxhash
 
-from spec.model import Model
+from spec.model import ActionError, Model, ModelError
 
 
 class GenericKernel:
@@ -38,6 +38,8 @@ class GenericKernel:
         self._sometimes = [(p.name, p.holds) for p in props if p.kind == "sometimes"]
         self.witnessed: set[str] = set()
         self._perms = _permutations(model) if symmetric else []
+        for state in model.init_states():
+            _check_hashable(state, "an initial state")
         self.init = [self.canonical(s) if symmetric else s for s in model.init_states()]
 
     def _label(self, step) -> str:
@@ -54,6 +56,7 @@ class GenericKernel:
                 self.action_labels.append(label)
                 self._fired.append(0)
             self._fired[aid] += 1
+            _check_hashable(step.state, step.label())
             if step.state != state:
                 out.append((aid, step.state))
         return out
@@ -77,15 +80,26 @@ class GenericKernel:
         """The member of the orbit of ``state`` whose JSON view sorts first (exact)."""
         if not self._perms:
             return state
-        return min(
-            (self.model.permute(state, perm) for perm in self._perms), key=self.serialize
-        )
+        return min((self.model.permute(state, perm) for perm in self._perms), key=self.serialize)
 
     def encode(self, state: Hashable) -> Hashable:
         return state
 
     def decode(self, state: Hashable) -> Hashable:
         return state
+
+
+def _check_hashable(state: Hashable, what: str) -> None:
+    try:
+        hash(state)
+    except TypeError as exc:
+        raise ActionError(
+            what,
+            ModelError(
+                f"a state that is not hashable ({exc}); build states from tuples, "
+                "frozensets and frozen dataclasses"
+            ),
+        ) from None
 
 
 def _permutations(model: Model):

@@ -152,9 +152,7 @@ class CompiledKernel:
     def decode(self, packed: int) -> ActorState:
         """The readable state of a packed int."""
         uni = self.uni
-        locals_ = tuple(
-            uni.locals[(packed >> off) & self.local_mask] for off in self.offsets
-        )
+        locals_ = tuple(uni.locals[(packed >> off) & self.local_mask] for off in self.offsets)
         net = frozenset(m for i, m in enumerate(uni.messages) if packed >> i & 1)
         history = frozenset(
             h for j, h in enumerate(uni.history) if packed >> (self.net_bits + j) & 1
@@ -171,7 +169,7 @@ class CompiledKernel:
             keep = ~(self.local_mask << off)
             local_tab, recv_tab, enabled = [], [], []
             to_s = [(i, m) for i, m in enumerate(uni.messages) if m.dst == s]
-            for li, local in enumerate(uni.locals):
+            for local in uni.locals:
                 entries, ids = [], []
                 for aid, (_, handler) in enumerate(model.local_actions()):
                     outcome = handler(s, local)
@@ -207,9 +205,7 @@ class CompiledKernel:
         ``generated`` and the action coverage count every enabled action."""
         local_mask = self.local_mask
         tables = self.servers_tables
-        histograms = self.local_histograms = [
-            [0] * len(self.uni.locals) for _ in tables
-        ]
+        histograms = self.local_histograms = [[0] * len(self.uni.locals) for _ in tables]
         kind_masks = self.kind_masks
         self.receive_fired = fired = [0] * len(kind_masks)
         per_server = list(zip(tables, histograms, strict=True))

@@ -19,8 +19,12 @@ def _map_of(value: dict) -> dict:
         "properties": {
             "#map": {
                 "type": "array",
-                "items": {"type": "array", "prefixItems": [_SERVER, value], "minItems": 2,
-                          "maxItems": 2},
+                "items": {
+                    "type": "array",
+                    "prefixItems": [_SERVER, value],
+                    "minItems": 2,
+                    "maxItems": 2,
+                },
             }
         },
     }
@@ -49,10 +53,16 @@ MESSAGE = {
 
 OPTION_SERVER = {
     "oneOf": [
-        {"type": "object", "required": ["tag", "value"],
-         "properties": {"tag": {"const": "None"}, "value": {"const": {"#tup": []}}}},
-        {"type": "object", "required": ["tag", "value"],
-         "properties": {"tag": {"const": "Some"}, "value": _SERVER}},
+        {
+            "type": "object",
+            "required": ["tag", "value"],
+            "properties": {"tag": {"const": "None"}, "value": {"const": {"#tup": []}}},
+        },
+        {
+            "type": "object",
+            "required": ["tag", "value"],
+            "properties": {"tag": {"const": "Some"}, "value": _SERVER},
+        },
     ]
 }
 
@@ -80,11 +90,20 @@ STATE = {
         "role": _map_of({"enum": ["follower", "candidate", "leader"]}),
         "votes": _map_of(_set_of(_SERVER)),
         "net": _set_of(MESSAGE),
-        "elected": _set_of({
-            "type": "object", "required": ["#tup"],
-            "properties": {"#tup": {"type": "array", "prefixItems": [_INT, _SERVER],
-                                    "minItems": 2, "maxItems": 2}},
-        }),
+        "elected": _set_of(
+            {
+                "type": "object",
+                "required": ["#tup"],
+                "properties": {
+                    "#tup": {
+                        "type": "array",
+                        "prefixItems": [_INT, _SERVER],
+                        "minItems": 2,
+                        "maxItems": 2,
+                    }
+                },
+            }
+        ),
     },
 }
 

@@ -108,9 +108,7 @@ def _dump(value: Any, indent: int) -> str:
     if isinstance(value, list):
         items = [inner + _dump(item, indent + 2) for item in value]
         return "[\n" + ",\n".join(items) + "\n" + pad + "]"
-    items = [
-        f"{inner}{json.dumps(key)}: {_dump(value[key], indent + 2)}" for key in sorted(value)
-    ]
+    items = [f"{inner}{json.dumps(key)}: {_dump(value[key], indent + 2)}" for key in sorted(value)]
     return "{\n" + ",\n".join(items) + "\n" + pad + "}"
 
 
@@ -193,8 +191,12 @@ def state_diff(model: Model, before: Any, after: Any) -> list[str]:
         elif isinstance(b, dict) and "#set" in b:
             old_set = [json.dumps(x, sort_keys=True) for x in a["#set"]]
             new_set = [json.dumps(x, sort_keys=True) for x in b["#set"]]
-            added = [show(x) for x, key in zip(b["#set"], new_set, strict=True) if key not in old_set]
-            removed = [show(x) for x, key in zip(a["#set"], old_set, strict=True) if key not in new_set]
+            added = [
+                show(x) for x, key in zip(b["#set"], new_set, strict=True) if key not in old_set
+            ]
+            removed = [
+                show(x) for x, key in zip(a["#set"], old_set, strict=True) if key not in new_set
+            ]
             lines += [f"{var} + {x}" for x in added] + [f"{var} - {x}" for x in removed]
         else:
             lines.append(f"{var}: {show(a)} -> {show(b)}")

@@ -19,7 +19,7 @@ from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from itertools import permutations
 from typing import Any, NamedTuple
 
-from spec.model import ModelError, Permutation, Property, Step
+from spec.model import ActionError, ModelError, Permutation, Property, Step
 
 Locals = tuple[Any, ...]
 StatePredicate = Callable[[Locals, frozenset], bool]
@@ -107,11 +107,11 @@ class ActorModel:
         """Every enabled action: each server's local actions in order, then each message."""
         for s in self.server_ids():
             for action, handler in self.local_actions():
-                outcome = handler(s, state.locals[s - 1])
+                outcome = _call(f"{action}(s={s})", handler, s, state.locals[s - 1])
                 if outcome is not None:
                     yield Step(action, {"s": s}, self.apply(state, s, outcome), outcome.sends)
         for m in sorted(state.net, key=self.message_key):
-            outcome = self.receive(state.locals[m.dst - 1], m)
+            outcome = _call(f"Receive(m={m})", self.receive, state.locals[m.dst - 1], m)
             yield Step("Receive", {"m": m}, self.apply(state, m.dst, outcome), outcome.sends)
 
     def apply(self, state: ActorState, s: int, outcome: Outcome) -> ActorState:
@@ -147,6 +147,14 @@ class ActorModel:
     def permutations(self) -> list[Permutation]:
         """Every permutation of the server ids, the identity first."""
         return [(0, *p) for p in permutations(self.server_ids())]
+
+
+def _call(label: str, handler: Callable, *args: Any) -> Any:
+    """Run one handler; an exception inside it becomes an ActionError naming the action."""
+    try:
+        return handler(*args)
+    except Exception as exc:
+        raise ActionError(label, exc) from exc
 
 
 def _on_state(predicate: StatePredicate) -> Callable[[ActorState], bool]:

@@ -27,6 +27,15 @@ class ModelError(Exception):
     """A model is malformed, or was asked for something it does not have."""
 
 
+class ActionError(ModelError):
+    """A model's action raised: carries the action's label and the exception."""
+
+    def __init__(self, label: str, error: BaseException) -> None:
+        super().__init__(f"{label} raised {type(error).__name__}: {error}")
+        self.label = label
+        self.error = error
+
+
 @dataclass(frozen=True, slots=True)
 class Step:
     """One enabled action: its name, its parameters, the state it leads to, what it sends."""

@@ -227,15 +227,20 @@ class RaftElection(ActorModel):
         locals_ = tuple(
             Server(int(t), option_from_json(v), r, frozenset(int(x) for x in vs["#set"]))
             for t, v, r, vs in zip(
-                per_server("term"), per_server("voted_for"), per_server("role"),
-                per_server("votes"), strict=True,
+                per_server("term"),
+                per_server("voted_for"),
+                per_server("role"),
+                per_server("votes"),
+                strict=True,
             )
         )
         for srv in locals_:
             if srv.role not in ROLES:
                 raise ValueError(f"role {srv.role!r} is not one of {', '.join(ROLES)}")
         net = frozenset(message_from_json(m) for m in value["net"]["#set"])
-        elected = frozenset((int(t), int(s)) for t, s in (p["#tup"] for p in value["elected"]["#set"]))
+        elected = frozenset(
+            (int(t), int(s)) for t, s in (p["#tup"] for p in value["elected"]["#set"])
+        )
         return ActorState(locals_, net, elected)
 
     def action_to_json(self, step: Step) -> dict[str, Any]:

@@ -1,0 +1,178 @@
+"""`electkit check`: exhaustively model-check a spec at a bound."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+from checker.errors import EXIT_FAIL, EXIT_OK, ElectkitError
+from checker.explore import Result, explore
+from checker.report import LiveProgress, counterexample_table, coverage_table, summary_table
+from checker.traces import Trace, write_trace
+from spec.model import ModelError
+from spec.registry import SPECS, VARIANTS, build_model
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--spec", default="raft_election", help="the model (default: %(default)s)")
+    parser.add_argument("--servers", type=int, default=3, metavar="N", help="default: 3")
+    parser.add_argument("--max-term", type=int, default=2, metavar="T", help="default: 2")
+    parser.add_argument("--no-restart", action="store_true", help="disable the Restart action")
+    parser.add_argument("--variant", help="a named faulty variant of the spec")
+    parser.add_argument(
+        "--no-symmetry", action="store_true", help="store every state, not one per orbit"
+    )
+    parser.add_argument(
+        "--property",
+        action="append",
+        metavar="NAME",
+        help="check only this always-property (repeatable; default: all)",
+    )
+    parser.add_argument("--workers", type=int, default=1, metavar="K", help="worker processes")
+    parser.add_argument("--trace-out", metavar="PATH", help="where to write a counterexample")
+    parser.add_argument("--json", action="store_true", help="end with one JSON line on stdout")
+    parser.add_argument("--quiet", action="store_true", help="no tables, only the JSON line")
+
+
+def model_from_args(args: argparse.Namespace):
+    """Build the model the options name; bad values become one clear line (exit 2)."""
+    if args.spec not in SPECS and ":" not in args.spec:
+        raise ElectkitError(
+            f"--spec: unknown spec {args.spec!r}; valid: {', '.join(SPECS)}, "
+            "or path/to/file.py:ClassName"
+        )
+    if args.servers < 1:
+        raise ElectkitError(f"--servers must be at least 1, got {args.servers}")
+    if args.max_term < 0:
+        raise ElectkitError(f"--max-term must be at least 0, got {args.max_term}")
+    variants = VARIANTS.get(args.spec, {})
+    if args.variant is not None and args.variant not in variants:
+        raise ElectkitError(
+            f"--variant: unknown variant {args.variant!r} of {args.spec}; "
+            f"valid: {', '.join(variants)}"
+        )
+    try:
+        return build_model(
+            args.spec,
+            servers=args.servers,
+            max_term=args.max_term,
+            restart=not args.no_restart,
+            variant=args.variant,
+        )
+    except ModelError as exc:
+        raise ElectkitError(f"--spec {args.spec}: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - a user model's constructor failed
+        raise ElectkitError(f"--spec {args.spec}: {type(exc).__name__}: {exc}") from None
+
+
+def default_trace_path(model, prop: str) -> Path:
+    p = model.parameters
+    variant = p.get("variant") or "correct"
+    restart = "" if p.get("restart", True) else "-norestart"
+    name = f"{model.name}-{variant}-N{p['servers']}-T{p['max_term']}{restart}-{prop}.itf.json"
+    return Path("traces") / "counterexamples" / name
+
+
+def check_model(args: argparse.Namespace, console: Console) -> tuple[Result, str | None]:
+    model = model_from_args(args)
+    names = frozenset(p.name for p in model.properties() if p.kind == "always")
+    if args.property:
+        unknown = sorted(set(args.property) - names)
+        if unknown:
+            raise ElectkitError(
+                f"--property: {unknown[0]!r} is not an always-property of {args.spec}; "
+                f"valid: {', '.join(sorted(names))}"
+            )
+    if args.workers < 1:
+        raise ElectkitError(f"--workers must be at least 1, got {args.workers}")
+    progress = LiveProgress(Console(stderr=True, highlight=False))
+    try:
+        if args.workers > 1:
+            from checker.parallel import explore_parallel
+
+            result = explore_parallel(
+                model,
+                symmetry=not args.no_symmetry,
+                workers=args.workers,
+                properties=frozenset(args.property) if args.property else None,
+                on_progress=None if args.quiet else progress,
+            )
+        else:
+            result = explore(
+                model,
+                symmetry=not args.no_symmetry,
+                properties=frozenset(args.property) if args.property else None,
+                on_progress=None if args.quiet else progress,
+            )
+    except ModelError as exc:
+        raise ElectkitError(f"{model.name}: {exc}") from None
+    finally:
+        progress.stop()
+    trace_path = None
+    if result.verdict == "violation":
+        path = (
+            Path(args.trace_out) if args.trace_out else default_trace_path(model, result.property)
+        )
+        meta = {
+            "property": result.property,
+            "verdict": "violation",
+            "expect": "diverges" if model.parameters.get("variant") else "conforms",
+            "description": f"shortest counterexample to {result.property}, found by electkit check",
+        }
+        try:
+            trace_path = str(write_trace(Trace(model, result.init_state, result.path, meta), path))
+        except OSError as exc:
+            raise ElectkitError(f"--trace-out: cannot write {path}: {exc.strerror}") from None
+    if not args.quiet:
+        console.print(summary_table(model, result))
+        console.print(coverage_table(result))
+        if result.verdict == "violation":
+            console.print(counterexample_table(model, result.init_state, result.path))
+            console.print(f"trace written to {trace_path}", soft_wrap=True)
+            console.print(f"replay it: electkit replay {trace_path}", soft_wrap=True)
+    return result, trace_path
+
+
+def run(args: argparse.Namespace) -> int:
+    console = Console(stderr=args.json or args.quiet, highlight=False, width=_width())
+    result, trace_path = check_model(args, console)
+    if args.json:
+        print(json.dumps(result_json(result, trace_path)))
+        sys.stdout.flush()
+    if result.verdict == "interrupted":
+        return 130
+    return EXIT_OK if result.verdict == "ok" else EXIT_FAIL
+
+
+def _width() -> int | None:
+    """Full width on a terminal; 110 columns in a log, so tables do not wrap at 80."""
+    import shutil
+
+    return None if sys.stdout.isatty() else max(110, shutil.get_terminal_size().columns)
+
+
+def result_json(result: Result, trace_path: str | None) -> dict:
+    return {
+        "verdict": result.verdict,
+        "property": result.property,
+        "distinct_states": result.distinct_states,
+        "generated_states": result.generated_states,
+        "depth": result.depth,
+        "seconds": round(result.seconds, 3),
+        "trace": trace_path,
+        "trace_length": len(result.path) if result.path is not None else None,
+        "symmetry": result.symmetry,
+        "exact": result.exact,
+        "collision_probability": result.collision_probability,
+        "states_per_second": round(result.states_per_second),
+        "witnessed": result.witnessed,
+        "unwitnessed": result.unwitnessed,
+        "coverage": {
+            c.action: {"enabled": c.fired, "changed": c.changed, "new": c.new_states}
+            for c in result.coverage
+        },
+    }
