@@ -194,19 +194,22 @@ class ElectionServer:
         loop = asyncio.get_running_loop()
         host, port = cfg.addresses[cfg.node_id]
         try:
+            if cfg.event_log is not None:
+                cfg.event_log.parent.mkdir(parents=True, exist_ok=True)
+                self._log_fd = os.open(cfg.event_log, os.O_WRONLY | os.O_CREAT | os.O_APPEND,
+                                       0o644)
             self._transport, _ = await loop.create_datagram_endpoint(
                 lambda: _Datagrams(self), local_addr=(host, port))
+            self._log("start", None, Output())
+            # /status comes up last: once it answers, the start is in the log.
             if cfg.status_port is not None:
                 self._status_server = await asyncio.start_server(
                     self._serve_http, cfg.status_host, cfg.status_port)
         except OSError as exc:
             await self.stop()
-            raise ConfigError(f"node {cfg.node_id}: cannot bind {host}:{port} or status port "
-                              f"{cfg.status_port}: {exc.strerror or exc}") from None
-        if cfg.event_log is not None:
-            cfg.event_log.parent.mkdir(parents=True, exist_ok=True)
-            self._log_fd = os.open(cfg.event_log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        self._log("start", None, Output())
+            raise ConfigError(f"node {cfg.node_id}: cannot start on udp {host}:{port}, status "
+                              f"port {cfg.status_port}, log {cfg.event_log}: "
+                              f"{exc.strerror or exc}") from None
         self._arm_election()
 
     async def stop(self) -> None:
