@@ -148,9 +148,9 @@ Spec == Init /\ [][Next]_vars
 
 -----------------------------------------------------------------------------
 (* Symmetry: server ids are interchangeable.  Only usable when Server is a *)
-(* set of model values (TLC permutes model values, nothing else).  TLC's   *)
-(* reduction is not exact canonicalisation: it may store an orbit more     *)
-(* than once, so its count is an upper bound on the number of orbits.      *)
+(* set of model values (TLC permutes model values, nothing else).  TLC     *)
+(* keeps the least of the N! permuted copies of a state, so it stores one  *)
+(* state per orbit (up to fingerprint collisions).                         *)
 Symmetry == Permutations(Server)
 
 -----------------------------------------------------------------------------
