@@ -17,8 +17,7 @@ import pytest
 
 from impl.cluster import LocalCluster, http_json, single_leader
 from impl.eventlog import check_logs
-from impl.messages import Heartbeat, RequestVote, Vote
-from impl.wire import Codec
+from impl.faults import bad_datagrams
 
 ROOT = Path(__file__).resolve().parent.parent
 ELECTKIT = str(Path(sys.executable).parent / "electkit")
@@ -165,46 +164,13 @@ def test_bad_node_options_are_one_line(tmp_path: Path, argv_tail: list[str],
     assert len(run.stderr.strip().splitlines()) == 1
 
 
-def _bad_datagrams(key: bytes, cluster_id: str, ids: list[int], count: int,
-                   seed: int) -> list[bytes]:
-    """Garbage, forged (wrong key), other-cluster, unknown-peer and mangled datagrams."""
-    rng = random.Random(seed)
-    codec = Codec(cluster_id, key, ids)
-    forger = Codec(cluster_id, os.urandom(32), ids)
-    stranger = Codec("another-cluster", key, ids)  # right key, wrong cluster id
-    outsider = Codec(cluster_id, key, [*ids, 99])  # right key, unknown server 99
-    out = []
-    for k in range(count):
-        src, dst = rng.sample(ids, 2)
-        term = rng.randrange(1, 10**6)
-        msg = rng.choice([RequestVote(term, src, dst), Vote(term, src, dst, True),
-                          Heartbeat(term, src, dst)])
-        kind = k % 6
-        if kind == 0:
-            out.append(rng.randbytes(rng.randrange(0, 600)))
-        elif kind == 1:
-            out.append(forger.encode(msg))
-        elif kind == 2:
-            out.append(stranger.encode(msg))
-        elif kind == 3:
-            out.append(outsider.encode(type(msg)(term, 99, dst) if not isinstance(msg, Vote)
-                                       else Vote(term, 99, dst, True)))
-        elif kind == 4:
-            good = bytearray(codec.encode(msg))
-            good[rng.randrange(len(good))] ^= 1 << rng.randrange(8)
-            out.append(bytes(good))
-        else:
-            out.append(codec.encode(msg) + b"\0" * 600)
-    return out
-
-
 def test_garbage_and_forged_datagrams_change_nothing(make_cluster: Callable) -> None:
     cluster = make_cluster(3)
     leader = _leader(cluster)
     target = next(i for i in cluster.ids if i != leader)
     before = cluster.status(target)
     key = bytes.fromhex(cluster.key_file.read_text().strip())
-    datagrams = _bad_datagrams(key, cluster.cluster_id, cluster.ids, 600, seed=1)
+    datagrams = bad_datagrams(key, cluster.cluster_id, cluster.ids, 600, seed=1)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         for data in datagrams:
             sock.sendto(data, ("127.0.0.1", cluster.udp_ports[target]))

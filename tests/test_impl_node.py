@@ -225,7 +225,7 @@ def test_impl_imports_neither_spec_nor_checker() -> None:
                 assert name.split(".")[0] not in {"spec", "checker"}, f"{path} imports {name}"
 
 
-@pytest.mark.parametrize("module", ["messages", "node", "storage", "wire"])
+@pytest.mark.parametrize("module", ["messages", "node", "storage", "wire", "eventlog", "faults"])
 def test_docstring_examples_run(module: str) -> None:
     result = doctest.testmod(importlib.import_module(f"impl.{module}"))
     assert result.failed == 0 and result.attempted > 0
