@@ -43,16 +43,24 @@ def flood(cluster: LocalCluster, target: int, datagrams: list[bytes], burst: int
             if k % burst == 0:
                 time.sleep(0.001)  # pacing: the kernel buffer holds only a few hundred
     sent_s = time.perf_counter() - start
-    deadline = time.monotonic() + 30
-    after = cluster.status(target)
-    while after is None or _dropped(after) - _dropped(before) < len(datagrams):
-        if time.monotonic() > deadline:
+    # Done when every datagram is counted, or when the count stopped moving for 1 s (the
+    # rest were lost in the kernel before the node could see them).
+    after, done_s, last = cluster.status(target) or before, sent_s, -1
+    stalled_since = time.monotonic()
+    while _dropped(after) - _dropped(before) < len(datagrams):
+        if _dropped(after) != last:
+            last, done_s, stalled_since = _dropped(after), time.perf_counter() - start, \
+                time.monotonic()
+        elif time.monotonic() - stalled_since > 1.0:
             break
-        time.sleep(0.01)
+        time.sleep(0.005)
         after = cluster.status(target) or after
-    done_s = time.perf_counter() - start
+    else:
+        done_s = time.perf_counter() - start
     counted = _dropped(after) - _dropped(before)
-    return {"target": target, "role": before["role"], "sent": len(datagrams),
+    cluster_terms = sorted({v["term"] for v in cluster.statuses().values() if v})
+    return {"target": target, "role": before["role"], "cluster_terms_after": cluster_terms,
+            "sent": len(datagrams),
             "counted_dropped": counted, "lost_in_kernel": len(datagrams) - counted,
             "accepted": after["received"] - before["received"],
             "seconds": done_s, "send_seconds": sent_s, "rate_per_s": counted / done_s,
@@ -67,7 +75,7 @@ def flood(cluster: LocalCluster, target: int, datagrams: list[bytes], burst: int
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=10_000)
-    parser.add_argument("--burst", type=int, default=50, help="datagrams per 1 ms pause")
+    parser.add_argument("--burst", type=int, default=50, help="datagrams per 1 ms pause (sender pacing)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     reports = []
@@ -84,7 +92,11 @@ def main() -> int:
             for target, seed in ((follower, 1), (leader, 2)):
                 data = bad_datagrams(key, cluster.cluster_id, cluster.ids, args.count, seed)
                 reports.append(flood(cluster, target, data, args.burst))
-            term = max(v["term"] for v in cluster.statuses().values() if v)
+            views = cluster.wait_for(lambda v: single_leader(v) is not None and all(v.values()),
+                                     30)
+            leader = single_leader(views)
+            assert leader is not None
+            term = views[leader]["term"]
             killed_at = time.time()
             cluster.kill(leader)
             rest = [i for i in cluster.ids if i != leader]
@@ -102,7 +114,8 @@ def main() -> int:
               f"kernel buffer, {r['accepted']} accepted (valid peer traffic meanwhile), "
               f"{r['rate_per_s']:.0f}/s; alive={r['alive']}; term {r['term_before']}->"
               f"{r['term_after']}, voted_for {r['voted_for_before']}->{r['voted_for_after']}, "
-              f"leader {r['leader_before']}->{r['leader_after']}")
+              f"leader {r['leader_before']}->{r['leader_after']}; cluster terms after: "
+              f"{r['cluster_terms_after']}")
         print(f"  by reason: {json.dumps(r['by_reason'], sort_keys=True)}")
     print(f"after the floods: leader {elected['old_leader']} SIGKILLed, node "
           f"{elected['new_leader']} elected in term {elected['new_term']} "

@@ -25,6 +25,7 @@ import asyncio
 import json
 import os
 import random
+import socket
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -40,6 +41,9 @@ from impl.wire import Codec
 
 Address = tuple[str, int]
 _MAX_REQUEST = 8192
+_RCVBUF = 1 << 20
+_BATCH = 256
+_RECV_SIZE = 2048  # > MAX_DATAGRAM, so an oversized datagram is still seen as one
 
 
 @dataclass(frozen=True)
@@ -97,18 +101,6 @@ class Counters:
     dropped: Counter[str] = field(default_factory=Counter)
 
 
-class _Datagrams(asyncio.DatagramProtocol):
-    def __init__(self, server: ElectionServer) -> None:
-        self._server = server
-
-    def datagram_received(self, data: bytes, addr: Address) -> None:
-        self._server._on_datagram(data)
-
-    def error_received(self, exc: Exception) -> None:
-        # ICMP port unreachable from a dead peer on loopback: expected while it is down.
-        self._server.counters.dropped["send-error"] += 1
-
-
 class ElectionServer:
     """One running node: wraps a sans-IO Node with sockets, timers, storage and a log.
 
@@ -128,7 +120,7 @@ class ElectionServer:
         self._store = VoteStore(config.data_dir)
         self._codec = Codec(config.cluster_id, config.key, config.addresses)
         self._node: Node | None = None
-        self._transport: asyncio.DatagramTransport | None = None
+        self._sock: socket.socket | None = None
         self._status_server: asyncio.base_events.Server | None = None
         self._election = _Timer()
         self._heartbeat = _Timer()
@@ -198,8 +190,14 @@ class ElectionServer:
                 cfg.event_log.parent.mkdir(parents=True, exist_ok=True)
                 self._log_fd = os.open(cfg.event_log, os.O_WRONLY | os.O_CREAT | os.O_APPEND,
                                        0o644)
-            self._transport, _ = await loop.create_datagram_endpoint(
-                lambda: _Datagrams(self), local_addr=(host, port))
+            family = socket.AF_INET6 if ":" in host else socket.AF_INET
+            self._sock = socket.socket(family, socket.SOCK_DGRAM)
+            self._sock.setblocking(False)
+            # A deeper receive queue rides out a burst without the kernel dropping peers'
+            # messages; the kernel caps it at net.core.rmem_max.
+            self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _RCVBUF)
+            self._sock.bind((host, port))
+            loop.add_reader(self._sock.fileno(), self._drain)
             self._log("start", None, Output())
             # /status comes up last: once it answers, the start is in the log.
             if cfg.status_port is not None:
@@ -216,9 +214,7 @@ class ElectionServer:
         """Cancel the timers and close sockets and log; idempotent."""
         self._election.cancel()
         self._heartbeat.cancel()
-        if self._transport is not None:
-            self._transport.close()
-            self._transport = None
+        self._close_socket()
         if self._status_server is not None:
             self._status_server.close()
             await self._status_server.wait_closed()
@@ -234,7 +230,32 @@ class ElectionServer:
         if self._fatal is not None:
             raise self._fatal
 
+    def _close_socket(self) -> None:
+        if self._sock is not None:
+            try:
+                asyncio.get_running_loop().remove_reader(self._sock.fileno())
+            except RuntimeError:  # no running loop (stop() after the loop ended)
+                pass
+            self._sock.close()
+            self._sock = None
+
     # -- events ------------------------------------------------------------------------------
+    def _drain(self) -> None:
+        """Read up to _BATCH datagrams per wake-up: far cheaper than one per loop turn, so a
+        flood of garbage costs less CPU and timers still run between batches."""
+        for _ in range(_BATCH):
+            sock = self._sock
+            if sock is None:
+                return
+            try:
+                data = sock.recv(_RECV_SIZE)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                self.counters.dropped["recv-error"] += 1
+                return
+            self._on_datagram(data)
+
     def _on_datagram(self, data: bytes) -> None:
         node = self._node
         if node is None:
@@ -263,7 +284,7 @@ class ElectionServer:
 
     def _apply(self, event: str, msg: Message | None, out: Output) -> None:
         """Carry out one handler's Output: persist, log, send, timers, callbacks."""
-        if self._transport is None:
+        if self._sock is None:
             return
         if out.persist is not None:
             try:
@@ -271,8 +292,7 @@ class ElectionServer:
             except StorageError as exc:
                 # The node's memory is ahead of its disk: it must not send another byte.
                 self._fatal = exc
-                self._transport.close()
-                self._transport = None
+                self._close_socket()
                 self._stop_task = asyncio.get_running_loop().create_task(self.stop())
                 return
         self._log(event, msg, out)
@@ -280,8 +300,11 @@ class ElectionServer:
             if m.dst in self._blocked:
                 self.counters.dropped["partitioned-out"] += 1
                 continue
-            self._transport.sendto(self._codec.encode(m), self.config.addresses[m.dst])
-            self.counters.sent += 1
+            try:
+                self._sock.sendto(self._codec.encode(m), self.config.addresses[m.dst])
+                self.counters.sent += 1
+            except OSError:  # full send buffer, or ICMP unreachable: UDP may lose it
+                self.counters.dropped["send-error"] += 1
         self._rearm(out)
         snap = self._require_node().snapshot()
         if out.became_leader and self._on_elected is not None:
