@@ -31,8 +31,16 @@ ELECTKIT = str(Path(sys.executable).with_name("electkit"))
 
 def run_electkit(servers: int, max_term: int, symmetry: bool) -> dict:
     """One `electkit check --json` process: its JSON line, wall seconds and peak RSS."""
-    args = [ELECTKIT, "check", "--servers", str(servers), "--max-term", str(max_term),
-            "--json", "--quiet"]
+    args = [
+        ELECTKIT,
+        "check",
+        "--servers",
+        str(servers),
+        "--max-term",
+        str(max_term),
+        "--json",
+        "--quiet",
+    ]
     if not symmetry:
         args.append("--no-symmetry")
     start = time.perf_counter()
@@ -75,8 +83,10 @@ def main() -> int:
     print(f"N={n}, T={t}, restart on, every invariant checked, best of {args.repeat}")
     print(f"{'run':32} {'distinct':>10} {'generated':>12} {'depth':>5} {'wall s':>8} {'RSS MB':>8}")
     for name, r in rows.items():
-        print(f"{name:32} {r['distinct_states']:>10,} {r['generated_states']:>12,} "
-              f"{r['depth']:>5} {r['wall_seconds']:>8.2f} {r['peak_rss_mb']:>8.0f}")
+        print(
+            f"{name:32} {r['distinct_states']:>10,} {r['generated_states']:>12,} "
+            f"{r['depth']:>5} {r['wall_seconds']:>8.2f} {r['peak_rss_mb']:>8.0f}"
+        )
     tlc_plain = rows["TLC -workers 1, no symmetry"]["wall_seconds"]
     ratios = {
         "no_symmetry_speedup": tlc_plain / rows["electkit check, no symmetry"]["wall_seconds"],
@@ -84,20 +94,46 @@ def main() -> int:
         "symmetry_vs_tlc_symmetry": rows["TLC -workers 1, symmetry"]["wall_seconds"]
         / rows["electkit check, symmetry"]["wall_seconds"],
     }
-    same = (rows["TLC -workers 1, no symmetry"]["distinct_states"]
-            == rows["electkit check, no symmetry"]["distinct_states"])
+    same = (
+        rows["TLC -workers 1, no symmetry"]["distinct_states"]
+        == rows["electkit check, no symmetry"]["distinct_states"]
+    )
     print(f"same distinct-state count as TLC without symmetry: {same}")
-    print(f"electkit (no symmetry) vs TLC -workers 1 (no symmetry): "
-          f"{ratios['no_symmetry_speedup']:.1f}x faster")
-    print(f"electkit (symmetry)    vs TLC -workers 1 (no symmetry): "
-          f"{ratios['symmetry_speedup']:.1f}x faster")
-    print(f"electkit (symmetry)    vs TLC -workers 1 (symmetry):    "
-          f"{ratios['symmetry_vs_tlc_symmetry']:.1f}x faster")
-    print(json.dumps({"servers": n, "max_term": t, "same_count": same, **ratios,
-                      "runs": {k: {key: v[key] for key in ("distinct_states",
-                                                          "generated_states", "depth",
-                                                          "wall_seconds", "peak_rss_mb")}
-                               for k, v in rows.items()}}))
+    print(
+        f"electkit (no symmetry) vs TLC -workers 1 (no symmetry): "
+        f"{ratios['no_symmetry_speedup']:.1f}x faster"
+    )
+    print(
+        f"electkit (symmetry)    vs TLC -workers 1 (no symmetry): "
+        f"{ratios['symmetry_speedup']:.1f}x faster"
+    )
+    print(
+        f"electkit (symmetry)    vs TLC -workers 1 (symmetry):    "
+        f"{ratios['symmetry_vs_tlc_symmetry']:.1f}x faster"
+    )
+    print(
+        json.dumps(
+            {
+                "servers": n,
+                "max_term": t,
+                "same_count": same,
+                **ratios,
+                "runs": {
+                    k: {
+                        key: v[key]
+                        for key in (
+                            "distinct_states",
+                            "generated_states",
+                            "depth",
+                            "wall_seconds",
+                            "peak_rss_mb",
+                        )
+                    }
+                    for k, v in rows.items()
+                },
+            }
+        )
+    )
     return 0 if same else 1
 
 

@@ -14,7 +14,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="+", metavar="PATH", help="trace files or folders")
     parser.add_argument("--json", action="store_true", help="end with one JSON line on stdout")
     parser.add_argument(
-        "--expect", action="store_true",
+        "--expect",
+        action="store_true",
         help="judge each trace by its #meta 'expect' (a faulty-variant trace passes when it "
         "diverges where expected), as the test suite and the gate do",
     )
@@ -42,16 +43,22 @@ def run(args: argparse.Namespace) -> int:
     diverging = sum(r.verdict == "diverges" for r in results)
     steps = sum(r.steps for r in results)
     if not args.json:
-        print(f"{len(results)} traces: {len(results) - diverging} conform, {diverging} diverge; "
-              f"{steps} steps in {seconds:.2f} s ({steps / seconds if seconds else 0:,.0f} "
-              f"steps/s)")
+        print(
+            f"{len(results)} traces: {len(results) - diverging} conform, {diverging} diverge; "
+            f"{steps} steps in {seconds:.2f} s ({steps / seconds if seconds else 0:,.0f} "
+            f"steps/s)"
+        )
     else:
-        print(json.dumps({
-            "traces": len(results),
-            "conforming": len(results) - diverging,
-            "diverging": diverging,
-            "steps": steps,
-            "seconds": round(seconds, 3),
-            "results": [r.to_json() for r in results],
-        }))
+        print(
+            json.dumps(
+                {
+                    "traces": len(results),
+                    "conforming": len(results) - diverging,
+                    "diverging": diverging,
+                    "steps": steps,
+                    "seconds": round(seconds, 3),
+                    "results": [r.to_json() for r in results],
+                }
+            )
+        )
     return EXIT_FAIL if failed else EXIT_OK

@@ -18,8 +18,7 @@ from checker.traces import write_trace
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    sub = parser.add_subparsers(dest="traces_command", required=True,
-                                parser_class=type(parser))
+    sub = parser.add_subparsers(dest="traces_command", required=True, parser_class=type(parser))
     sample = sub.add_parser("sample", help="random walks of the model, one trace file each")
     sample.add_argument("--count", type=int, required=True, metavar="K")
     sample.add_argument("--steps", type=int, required=True, metavar="S")

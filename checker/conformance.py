@@ -76,13 +76,16 @@ class Observed:
 class RaftCluster:
     """N real nodes with real vote files, driven one model action at a time."""
 
-    def __init__(self, servers: int, data_root: str | None = None) -> None:
+    def __init__(
+        self, servers: int, data_root: str | None = None, node_class: type[Node] = Node
+    ) -> None:
+        self.node_class = node_class  # a mutant's class, for `electkit mutate` and its tests
         self.ids = list(range(1, servers + 1))
         self._tmp = tempfile.TemporaryDirectory(prefix="electkit-replay-", dir=data_root)
         root = Path(self._tmp.name)
         self.stores = {s: VoteStore(root / f"node{s}") for s in self.ids}
         self.codec = Codec(CLUSTER_ID, CLUSTER_KEY, self.ids)
-        self.nodes = {s: Node(s, self.ids, self.stores[s].load()) for s in self.ids}
+        self.nodes = {s: node_class(s, self.ids, self.stores[s].load()) for s in self.ids}
 
     def close(self) -> None:
         self._tmp.cleanup()
@@ -97,7 +100,7 @@ class RaftCluster:
         """Carry out one model action on the implementation; returns the messages sent."""
         if action == "Restart":
             s = params["s"]
-            self.nodes[s] = Node(s, self.ids, self.stores[s].load())
+            self.nodes[s] = self.node_class(s, self.ids, self.stores[s].load())
             return frozenset()
         if action == "Timeout":
             s = params["s"]

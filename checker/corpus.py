@@ -22,14 +22,26 @@ from spec.raft_election import VARIANTS, RaftElection
 
 REQUIRED_FEATURES = frozenset(
     {
-        "action Timeout", "action Heartbeat", "action Restart",
-        "action Receive(RequestVote)", "action Receive(Vote)", "action Receive(Heartbeat)",
-        "send RequestVote", "send Vote granted", "send Vote denied", "send Heartbeat",
-        "follower->candidate by Timeout", "candidate->candidate by Timeout",
-        "candidate->leader by Receive(Vote)", "candidate->follower by Receive(Heartbeat)",
-        "candidate->follower by Receive(RequestVote)", "candidate->follower by Receive(Vote)",
-        "leader->follower by Receive(RequestVote)", "leader->follower by Restart",
-        "candidate->follower by Restart", "follower->follower by Restart",
+        "action Timeout",
+        "action Heartbeat",
+        "action Restart",
+        "action Receive(RequestVote)",
+        "action Receive(Vote)",
+        "action Receive(Heartbeat)",
+        "send RequestVote",
+        "send Vote granted",
+        "send Vote denied",
+        "send Heartbeat",
+        "follower->candidate by Timeout",
+        "candidate->candidate by Timeout",
+        "candidate->leader by Receive(Vote)",
+        "candidate->follower by Receive(Heartbeat)",
+        "candidate->follower by Receive(RequestVote)",
+        "candidate->follower by Receive(Vote)",
+        "leader->follower by Receive(RequestVote)",
+        "leader->follower by Restart",
+        "candidate->follower by Restart",
+        "follower->follower by Restart",
     }
 )
 
@@ -124,9 +136,12 @@ def covering_walks(seed: int = 2026, attempts: int = 2000) -> list[Trace]:
         new = features(walk) - covered
         if new & REQUIRED_FEATURES:
             covered |= features(walk)
-            walk.meta = {"verdict": "sample", "expect": "conforms",
-                         "description": "random walk of the correct model; adds coverage of: "
-                         + ", ".join(sorted(new & REQUIRED_FEATURES))}
+            walk.meta = {
+                "verdict": "sample",
+                "expect": "conforms",
+                "description": "random walk of the correct model; adds coverage of: "
+                + ", ".join(sorted(new & REQUIRED_FEATURES)),
+            }
             chosen.append(walk)
         if REQUIRED_FEATURES <= covered:
             return chosen
@@ -140,11 +155,23 @@ def build_corpus(out: Path) -> list[Path]:
     for variant, servers in variant_cases():
         path = out / "variants" / f"{variant}-N{servers}-T2.itf.json"
         written.append(write_trace(variant_trace(variant, servers), path))
-    single = Trace(RaftElection(1, 2), *_steps(RaftElection(1, 2), [
-        ("Timeout", {"s": 1}), ("Heartbeat", {"s": 1}), ("Restart", {"s": 1}),
-        ("Timeout", {"s": 1}),
-    ]), {"verdict": "sample", "expect": "conforms",
-         "description": "a cluster of one elects itself at once, twice across a restart"})
+    single = Trace(
+        RaftElection(1, 2),
+        *_steps(
+            RaftElection(1, 2),
+            [
+                ("Timeout", {"s": 1}),
+                ("Heartbeat", {"s": 1}),
+                ("Restart", {"s": 1}),
+                ("Timeout", {"s": 1}),
+            ],
+        ),
+        {
+            "verdict": "sample",
+            "expect": "conforms",
+            "description": "a cluster of one elects itself at once, twice across a restart",
+        },
+    )
     written.append(write_trace(single, out / "correct" / "single-server.itf.json"))
     for index, walk in enumerate(covering_walks(), start=1):
         p = walk.model.parameters

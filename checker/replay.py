@@ -87,14 +87,14 @@ class ReplayResult:
         }
 
 
-def replay_file(path: str | Path, data_root: str | None = None) -> ReplayResult:
+def replay_file(path: str | Path, data_root: str | None = None, node_class=None) -> ReplayResult:
     """Read (and validate) a trace file, then replay it."""
     trace = read_trace(path)
-    return replay_trace(trace, str(path), data_root)
+    return replay_trace(trace, str(path), data_root, node_class)
 
 
 def replay_trace(
-    trace: Trace, name: str = "<trace>", data_root: str | None = None
+    trace: Trace, name: str = "<trace>", data_root: str | None = None, node_class=None
 ) -> ReplayResult:
     """Replay ``trace`` step by step on fresh nodes; stop at the first divergence."""
     start = time.perf_counter()
@@ -105,7 +105,8 @@ def replay_trace(
         expect_step=trace.meta.get("expect_step"),
     )
     servers = trace.model.parameters["servers"]
-    with RaftCluster(servers, data_root or default_data_root()) as cluster:
+    extra = {"node_class": node_class} if node_class is not None else {}
+    with RaftCluster(servers, data_root or default_data_root(), **extra) as cluster:
         diff = compare(trace.init.locals, frozenset(), cluster.observe(frozenset()), None)
         if diff:
             return _diverged(result, 0, "(initial state)", diff, start)
@@ -114,8 +115,9 @@ def replay_trace(
                 sends = cluster.apply(step.action, dict(step.params))
                 observed = cluster.observe(sends)
             except Exception as exc:  # noqa: BLE001 - the implementation's failure is a finding
-                error = Difference(RAISED, step.label(), "no exception",
-                                   f"{type(exc).__name__}: {exc}")
+                error = Difference(
+                    RAISED, step.label(), "no exception", f"{type(exc).__name__}: {exc}"
+                )
                 return _diverged(result, index, step.label(), [error], start)
             diff = compare(step.state.locals, step.sends, observed, step)
             if diff:
@@ -149,11 +151,14 @@ def compare(
         zip(expected, observed.durable, strict=True), 1
     ):
         if (model_srv.term, model_srv.voted_for) != (term, voted_for):
-            diff.append(Difference(
-                MISMATCH, f"durable[{s}]",
-                f"term {model_srv.term}, voted_for {_show(model_srv.voted_for)}",
-                f"term {term}, voted_for {_show(voted_for)} on disk",
-            ))
+            diff.append(
+                Difference(
+                    MISMATCH,
+                    f"durable[{s}]",
+                    f"term {model_srv.term}, voted_for {_show(model_srv.voted_for)}",
+                    f"term {term}, voted_for {_show(voted_for)} on disk",
+                )
+            )
     return diff
 
 
