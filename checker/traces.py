@@ -148,11 +148,13 @@ def trace_from_itf(doc: Any, where: str = "<trace>") -> Trace:
             action, action_params = model.action_from_json(raw["#meta"])
         except (KeyError, TypeError, ValueError) as exc:
             raise TraceError(f"{where}: step {index}: #meta action/params: {exc}") from None
+        _check_servers(model, action_params, f"{where}: step {index}")
         step = find_step(model, current, action, action_params)
         if step is None:
             args = ", ".join(f"{k}={v}" for k, v in action_params.items())
             raise TraceError(
-                f"{where}: step {index}: {action}({args}) is not enabled in the model here"
+                f"{where}: step {index}: field #meta.action: {action}({args}) is not enabled "
+                "in the model here"
             )
         if step.state != expected:
             diff = "; ".join(state_diff(model, step.state, expected)[:3])
@@ -164,6 +166,19 @@ def trace_from_itf(doc: Any, where: str = "<trace>") -> Trace:
         current = step.state
     trace_meta = {k: v for k, v in meta.items() if k not in ("spec", "parameters")}
     return Trace(model, init, steps, trace_meta)
+
+
+def _check_servers(model: Model, params: Mapping[str, Any], where: str) -> None:
+    ids = set(model.server_ids())
+    named = [("params.s", params["s"])] if "s" in params else []
+    if "m" in params:
+        named += [("params.m.src", params["m"].src), ("params.m.dst", params["m"].dst)]
+    for field_name, value in named:
+        if value not in ids:
+            raise TraceError(
+                f"{where}: field #meta.{field_name}: server {value} is not one of "
+                f"{min(ids)}..{max(ids)}"
+            )
 
 
 def _state(model: Model, raw: Mapping[str, Any], where: str, index: int) -> Any:
