@@ -64,3 +64,10 @@ def test_bad_trace_named_precisely(tmp_path, mutate, expected):
     assert path in message
     assert expected in message
     assert "\n" not in message
+
+
+def test_committed_schema_is_the_one_the_reader_uses():
+    from checker.schema import TRACE_SCHEMA
+    from tests.conftest import ROOT
+
+    assert json.loads((ROOT / "docs" / "trace.schema.json").read_text()) == TRACE_SCHEMA
