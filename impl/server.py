@@ -241,8 +241,11 @@ class ElectionServer:
 
     # -- events ------------------------------------------------------------------------------
     def _drain(self) -> None:
-        """Read up to _BATCH datagrams per wake-up: far cheaper than one per loop turn, so a
-        flood of garbage costs less CPU and timers still run between batches."""
+        """Read and handle up to _BATCH waiting datagrams.
+
+        Far cheaper than asyncio's one datagram per loop turn, so a flood of garbage costs
+        less CPU, and timers still run between batches.
+        """
         for _ in range(_BATCH):
             sock = self._sock
             if sock is None:
