@@ -34,6 +34,7 @@ def check_conforms(case, node_class=None) -> None:
         trace.steps = trace.steps[: result.step]
         digest = hashlib.sha256(dumps(to_itf(trace)).encode()).hexdigest()[:12]
         path = write_trace(trace, REGRESSIONS / f"mbt-{digest}.itf.json")
+        result.trace = str(path)  # so the report's rerun line names the file
         pytest.fail(f"{result.report()}\nwritten as a regression trace: {path}")
 
 
