@@ -51,6 +51,13 @@ def test_random_sigkills_never_break_election_safety(tmp_path: Path) -> None:
     assert check_logs(logs) == []
     leader_terms = leaders_by_term(logs)
     assert len(leader_terms) >= 20, f"too few elections to mean anything: {len(leader_terms)}"
+    # Kills that landed mid-election: the victim's last logged state had no known leader
+    # (a candidate, or a follower whose term has no leader yet).
+    mid_election = sum(1 for events in logs.values()
+                       for before, after in zip(events, events[1:], strict=False)
+                       if after["event"] == "start" and before["state"]["leader"] is None)
+    print(f"{KILLS} kills, {mid_election} mid-election, {len(leader_terms)} terms with a leader")
+    assert mid_election >= 20
     # Restarts recovered the durable vote: a node's first event after a restart is never at a
     # lower term than its last event before the kill.
     for events in logs.values():
