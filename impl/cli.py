@@ -188,7 +188,10 @@ def run_cluster(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     try:
-        cluster.start()
+        try:
+            cluster.start()
+        except OSError as exc:
+            return _fail(f"--dir {args.dir}: cannot set up the cluster ({exc.strerror or exc})")
         manifest = cluster.directory / "cluster.json"
         _say(f"cluster: {size} nodes started, manifest {manifest}")
         for node_id in cluster.ids:

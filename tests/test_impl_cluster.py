@@ -236,3 +236,20 @@ def test_electkit_cluster_command(tmp_path: Path) -> None:
     for n in nodes:  # every node process is gone
         with pytest.raises(ProcessLookupError):
             os.kill(n["pid"], 0)
+
+
+@pytest.mark.parametrize("extra, needle", [
+    (["--nodes", "0"], "--nodes"),
+    (["--nodes", "3", "--heartbeat", "400"], "--heartbeat"),
+    (["--nodes", "2", "--election-timeout", "fast"], "LOW-HIGH"),
+    (["--nodes", "2", "--dir-is-a-file"], "cannot set up"),
+])
+def test_bad_cluster_options_are_one_line(tmp_path: Path, extra: list[str], needle: str) -> None:
+    target = tmp_path / "c"
+    if "--dir-is-a-file" in extra:
+        extra = [e for e in extra if e != "--dir-is-a-file"]
+        target.write_text("a file, not a directory")
+    run = subprocess.run([ELECTKIT, "cluster", "--dir", str(target), *extra],
+                         capture_output=True, text=True, timeout=30)
+    assert run.returncode == 2 and needle in run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1 and "Traceback" not in run.stderr
