@@ -91,23 +91,13 @@ def check_model(args: argparse.Namespace, console: Console) -> tuple[Result, str
         raise ElectkitError(f"--workers must be at least 1, got {args.workers}")
     progress = LiveProgress(Console(stderr=True, highlight=False))
     try:
-        if args.workers > 1:
-            from checker.parallel import explore_parallel
-
-            result = explore_parallel(
-                model,
-                symmetry=not args.no_symmetry,
-                workers=args.workers,
-                properties=frozenset(args.property) if args.property else None,
-                on_progress=None if args.quiet else progress,
-            )
-        else:
-            result = explore(
-                model,
-                symmetry=not args.no_symmetry,
-                properties=frozenset(args.property) if args.property else None,
-                on_progress=None if args.quiet else progress,
-            )
+        result = explore(
+            model,
+            symmetry=not args.no_symmetry,
+            properties=frozenset(args.property) if args.property else None,
+            workers=args.workers,
+            on_progress=None if args.quiet else progress,
+        )
     except ModelError as exc:
         raise ElectkitError(f"{model.name}: {exc}") from None
     finally:

@@ -96,12 +96,42 @@ def make_kernel(
         raise SearchError(f"{exc} (in an initial state)") from None
 
 
+@dataclass
+class Search:
+    """The state of one breadth-first search: what every search loop reads and writes."""
+
+    model: Model
+    kernel: Any
+    canon: Callable | None
+    fingerprint: Callable | None
+    start: float
+    states: list = field(default_factory=list)  # in BFS order; the queue is a cursor into it
+    parents: array = field(default_factory=lambda: array("q"))
+    seen: set = field(default_factory=set)
+    changed: list[int] = field(default_factory=lambda: [0] * 64)
+    new_states: list[int] = field(default_factory=lambda: [0] * 64)
+    bad_index: int = -1
+    depth: int = 0
+    expanded: int = 0
+
+    def add_initial_states(self) -> None:
+        for st in self.kernel.init:
+            key = self.fingerprint(st) if self.fingerprint else st
+            if key not in self.seen:
+                self.seen.add(key)
+                self.states.append(st)
+                self.parents.append(-1)
+                if self.bad_index < 0 and self.kernel.violates(st):
+                    self.bad_index = len(self.states) - 1
+
+
 def explore(
     model: Model,
     symmetry: bool = True,
     *,
     properties: frozenset[str] | None = None,
     generic: bool = False,
+    workers: int = 1,
     on_progress: Callable[[Progress], None] | None = None,
     progress_every: float = 0.5,
 ) -> Result:
@@ -109,40 +139,57 @@ def explore(
 
     Parameters: ``symmetry`` stores one state per orbit under renaming of server ids;
     ``properties`` limits the ``always`` properties checked to those names (None: all);
-    ``generic`` forces the generic kernel; ``on_progress`` is called about every
-    ``progress_every`` seconds. Returns a :class:`Result`; on the first violated ``always``
-    property, its shortest counterexample is in ``result.path``. Ctrl-C stops the search and
-    returns what was explored with verdict ``"interrupted"``.
+    ``generic`` forces the generic kernel; ``workers`` > 1 expands each level in that many
+    processes (checker/parallel.py), with the same result; ``on_progress`` is called about
+    every ``progress_every`` seconds. Returns a :class:`Result`; on the first violated
+    ``always`` property, its shortest counterexample is in ``result.path``. Ctrl-C stops the
+    search and returns what was explored with verdict ``"interrupted"``.
     """
-    start = time.perf_counter()
     kernel = make_kernel(model, symmetry, generic, properties)
-    canon = kernel.canonical if symmetry else None
-    fingerprint = None if kernel.exact else kernel.fingerprint
-    expand, violates = kernel.expand, kernel.violates
-
-    states: list = []
-    parents = array("q")
-    seen: set = set()
-    changed: list[int] = [0] * 64
-    new_states: list[int] = [0] * 64
-    bad_index = -1
-    for st in kernel.init:
-        key = fingerprint(st) if fingerprint else st
-        if key not in seen:
-            seen.add(key)
-            states.append(st)
-            parents.append(-1)
-            if bad_index < 0 and violates(st):
-                bad_index = len(states) - 1
-
-    i, depth, level_end = 0, 0, len(states)
-    generated = len(states)
-    next_report = start + progress_every
+    search = Search(
+        model,
+        kernel,
+        kernel.canonical if symmetry else None,
+        None if kernel.exact else kernel.fingerprint,
+        time.perf_counter(),
+    )
+    search.add_initial_states()
     interrupted = False
+    try:
+        if workers > 1:
+            from checker.parallel import WorkerFailed, search_levels
+
+            try:
+                search_levels(search, workers, on_progress, progress_every)
+            except WorkerFailed:
+                # One process reports a model failure best: with the action, state and path.
+                return explore(model, symmetry, properties=properties, generic=generic)
+        else:
+            _search_sequential(search, on_progress, progress_every)
+    except KeyboardInterrupt:
+        interrupted = True
+    except ActionError as exc:
+        if search.canon is not None:
+            # Report it on concrete states: the search without symmetry meets the same
+            # failure at the same depth, and its path and state agree with each other.
+            return explore(model, False, properties=properties, generic=generic)
+        raise _search_error(search, exc) from None
+    return _result(search, symmetry, properties, interrupted)
+
+
+def _search_sequential(search: Search, on_progress, progress_every: float) -> None:
+    """The hot loop, in one process."""
+    kernel, states, parents, seen = search.kernel, search.states, search.parents, search.seen
+    changed, new_states = search.changed, search.new_states
+    canon, fingerprint = search.canon, search.fingerprint
+    expand, violates = kernel.expand, kernel.violates
+    i, level_end = 0, len(states)
+    next_report = search.start + progress_every
+    bad_index = search.bad_index
     try:
         while i < len(states) and bad_index < 0:
             if i == level_end:
-                depth += 1
+                search.depth += 1
                 level_end = len(states)
             st = states[i]
             for aid, nxt in expand(st):
@@ -158,45 +205,43 @@ def explore(
                 new_states[aid] += 1
                 if violates(nxt):
                     bad_index = len(states) - 1
-                    depth += 1
+                    search.depth += 1
                     break
             i += 1
             if on_progress is not None and not i & 1023:
                 now = time.perf_counter()
                 if now >= next_report:
                     next_report = now + progress_every
-                    on_progress(
-                        Progress(
-                            len(states),
-                            generated + sum(kernel.fired_counts()),
-                            len(states) - i,
-                            depth,
-                            now - start,
-                        )
-                    )
-    except KeyboardInterrupt:
-        interrupted = True
-    except ActionError as exc:
-        if canon is not None:
-            # Report it on concrete states: the search without symmetry meets the same
-            # failure at the same depth, and its path and state agree with each other.
-            return explore(model, False, properties=properties, generic=generic)
-        raise _search_error(model, kernel, states, parents, i, canon, fingerprint, exc) from None
+                    on_progress(_progress(search, len(states) - i, now))
+    finally:
+        search.bad_index = bad_index
+        search.expanded = i
 
+
+def _progress(search: Search, queue: int, now: float) -> Progress:
+    generated = len(search.kernel.init) + sum(search.kernel.fired_counts())
+    return Progress(len(search.states), generated, queue, search.depth, now - search.start)
+
+
+def _result(
+    search: Search, symmetry: bool, properties: frozenset[str] | None, interrupted: bool
+) -> Result:
+    model, kernel = search.model, search.kernel
     fired = kernel.fired_counts()
     coverage = [
-        Coverage(label, fired[aid], changed[aid], new_states[aid])
+        Coverage(label, fired[aid], search.changed[aid], search.new_states[aid])
         for aid, label in enumerate(kernel.action_labels)
     ]
     sometimes = [p.name for p in model.properties() if p.kind == "sometimes"]
-    n = len(seen)
+    n = len(search.seen)
+    bad_index = search.bad_index
     result = Result(
         verdict="interrupted" if interrupted else ("violation" if bad_index >= 0 else "ok"),
         property=None,
         distinct_states=n,
-        generated_states=generated + sum(fired),
-        depth=depth,
-        seconds=time.perf_counter() - start,
+        generated_states=len(kernel.init) + sum(fired),
+        depth=search.depth,
+        seconds=time.perf_counter() - search.start,
         symmetry=symmetry,
         exact=kernel.exact,
         collision_probability=0.0 if kernel.exact else n * n / 2.0**65,
@@ -205,16 +250,22 @@ def explore(
         unwitnessed=[name for name in sometimes if name not in kernel.witnessed],
     )
     if bad_index >= 0:
-        chain = []
-        j = bad_index
-        while j >= 0:
-            chain.append(states[j])
-            j = parents[j]
-        chain.reverse()
-        result.init_state, result.path = concrete_path(model, kernel, chain, canon, fingerprint)
+        chain = _chain(search, bad_index)
+        result.init_state, result.path = concrete_path(
+            model, kernel, chain, search.canon, search.fingerprint
+        )
         last = result.path[-1].state if result.path else result.init_state
         result.property = first_violated(model, last, properties)
     return result
+
+
+def _chain(search: Search, index: int) -> list:
+    chain = []
+    while index >= 0:
+        chain.append(search.states[index])
+        index = search.parents[index]
+    chain.reverse()
+    return chain
 
 
 def concrete_path(model: Model, kernel, chain: list, canon, fingerprint) -> tuple[Any, list[Step]]:
@@ -241,17 +292,18 @@ def concrete_path(model: Model, kernel, chain: list, canon, fingerprint) -> tupl
     return init, path
 
 
-def _search_error(model, kernel, states, parents, i, canon, fingerprint, exc) -> SearchError:
-    chain, j = [], i
-    while j >= 0:
-        chain.append(states[j])
-        j = parents[j]
-    chain.reverse()
+def _search_error(search: Search, exc: ActionError) -> SearchError:
+    chain = _chain(search, search.expanded)
     try:
-        init, path = concrete_path(model, kernel, chain, canon, fingerprint)
+        init, path = concrete_path(
+            search.model, search.kernel, chain, search.canon, search.fingerprint
+        )
         steps = " ; ".join(step.label() for step in path) or "(the initial state)"
         state = path[-1].state if path else init
-        where = f"at depth {len(path)}, reached by: {steps}; the state: {_one_line(model, state)}"
+        where = (
+            f"at depth {len(path)}, reached by: {steps}; "
+            f"the state: {_one_line(search.model, state)}"
+        )
     except Exception:  # noqa: BLE001 - the path is a courtesy; the error itself must get out
         where = f"at depth {len(chain) - 1}"
     return SearchError(f"model action {exc} {where}")

@@ -113,3 +113,26 @@ def test_no_restart_is_smaller_and_safe():
     assert without.verdict == "ok"
     assert without.distinct_states < with_restart.distinct_states
     assert "Restart" not in {c.action for c in without.coverage if c.fired}
+
+
+@pytest.mark.parametrize("symmetry", [False, True])
+def test_workers_give_the_same_result(symmetry):
+    for model in (
+        RaftElection(3, 1),
+        RaftElection(2, 3),
+        RaftElection(3, 2, variant="stale_votes"),
+    ):
+        one = explore(model, symmetry=symmetry)
+        two = explore(model, symmetry=symmetry, workers=2)
+        assert (
+            two.verdict,
+            two.property,
+            two.distinct_states,
+            two.generated_states,
+            two.depth,
+        ) == (one.verdict, one.property, one.distinct_states, one.generated_states, one.depth)
+        assert [(c.action, c.fired, c.changed, c.new_states) for c in two.coverage] == [
+            (c.action, c.fired, c.changed, c.new_states) for c in one.coverage
+        ]
+        if one.path is not None:
+            assert [s.label() for s in two.path] == [s.label() for s in one.path]
