@@ -76,6 +76,7 @@ def search_levels(search, workers: int, on_progress: Callable | None, every: flo
             starts = list(range(level_start, level_end, size))
             chunks = [states[a : min(a + size, level_end)] for a in starts]
             search.depth += 1 if level_start > 0 or level_end > 0 else 0
+            changed_before, fired_before = list(search.changed), list(fired_total)
             try:
                 results = pool.imap(_expand_chunk, chunks)
                 for base, result in zip(starts, results, strict=True):
@@ -101,6 +102,11 @@ def search_levels(search, workers: int, on_progress: Callable | None, every: flo
                 raise
             except Exception as exc:  # noqa: BLE001 - any worker failure: rerun in one process
                 raise WorkerFailed(str(exc)) from exc
+            if search.bad_index >= 0:
+                # One process stops in the middle of this level: count as it would.
+                search.changed[:] = changed_before
+                fired_total[:] = fired_before
+                _recount_partial_level(search, level_start, fired_total)
             search.expanded = level_end
             level_start = level_end
             if on_progress is not None and time.perf_counter() >= next_report:
@@ -110,6 +116,23 @@ def search_levels(search, workers: int, on_progress: Callable | None, every: flo
     if search.bad_index < 0 and search.depth > 0:
         search.depth -= 1  # the last level expanded found nothing new
     search.kernel.fired_counts = lambda: list(fired_total)
+
+
+def _recount_partial_level(search, level_start: int, fired_total: list[int]) -> None:
+    """Expand, in this process, the part of the level a single process would have expanded
+    before it met the violation, and add what it tallies (so the counts do not depend on the
+    number of workers)."""
+    kernel, states = search.kernel, search.states
+    bad = states[search.bad_index]
+    last_parent = search.parents[search.bad_index]
+    before = kernel.fired_counts()
+    for i in range(level_start, last_parent + 1):
+        for aid, nxt in kernel.expand(states[i]):
+            search.changed[aid] += 1
+            if i == last_parent and (search.canon(nxt) if search.canon else nxt) == bad:
+                break
+    after = kernel.fired_counts()
+    _add(fired_total, [b - a for a, b in zip(before, after, strict=True)])
 
 
 def _add(total: list[int], delta: list[int]) -> None:
