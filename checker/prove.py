@@ -21,7 +21,7 @@ Restart always enabled; a proof with restart covers the model without it.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -104,13 +104,18 @@ def prove_invariant(
         if progress is not None:
             progress(check)
 
+    def first_failure() -> bool:
+        # only the first failure gets a CTI: shrinking costs more than the checks themselves
+        return all(c.verdict == "ok" for c in checks)
+
     def round_(kind: str, assumed: list[str], goals: list[str]) -> None:
         # initiation: one query per lemma
         solver = _solver()
         solver.add(*d.axioms(), L.initial(d, pre))
         for name in goals:
             goal = L.LEMMAS[name](d, pre)
-            record(_query(solver, goal, "init", name, None, pre, None, {}, shrink))
+            record(_query(solver, goal, "init", name, None, pre, None, {}, shrink,
+                          first_failure()))
         # consecution: one solver per action (invariant and transition), one query per lemma
         for action in L.ACTIONS.values():
             solver = _solver()
@@ -118,7 +123,8 @@ def prove_invariant(
             solver.add(*d.axioms(), *[L.LEMMAS[n](d, pre) for n in assumed], relation)
             for name in goals:
                 goal = L.LEMMAS[name](d, post)
-                record(_query(solver, goal, kind, name, action.name, pre, post, params, shrink))
+                record(_query(solver, goal, kind, name, action.name, pre, post, params, shrink,
+                              first_failure()))
 
     round_("step", helpers, helpers)
     # the extra lemmas only once the invariant stands, assuming it (and themselves)
@@ -137,6 +143,7 @@ def _query(
     post: L.State | None,
     params: dict[str, z3.ExprRef],
     shrink: bool,
+    want_cti: bool = True,
 ) -> Check:
     started = time.perf_counter()
     solver.push()
@@ -144,7 +151,7 @@ def _query(
     answer = solver.check()
     seconds = time.perf_counter() - started
     check = Check(kind, lemma, action, _verdict(answer), seconds)
-    if answer == z3.sat:
+    if answer == z3.sat and want_cti:
         model, universe = shrink_model(solver, pre) if shrink else (solver.model(), None)
         check.cti = read_cti(model, lemma, action, pre, post, params, universe)
     solver.pop()
@@ -417,8 +424,11 @@ def majority_check(variant: str | None = None) -> Majority:
     a = list(range(1, value[only_a] + 1))
     b = list(range(value[only_a] + 1, value[only_a] + value[only_b] + 1))
     size = value[n]
-    twice = (lambda k: 2 * k >= size) if variant == "quorum_off_by_one" else (lambda k: 2 * k > size)
-    assert twice(len(a)) and twice(len(b)) and not set(a) & set(b), "z3 witness does not check"
+    if variant == "quorum_off_by_one":
+        ok = 2 * len(a) >= size and 2 * len(b) >= size
+    else:
+        ok = 2 * len(a) > size and 2 * len(b) > size
+    assert ok and not set(a) & set(b), "z3 witness does not check"
     return Majority(False, rule, time.perf_counter() - started, size, (a, b))
 
 
@@ -515,12 +525,15 @@ class BmcResult:
             "servers": self.servers,
             "seconds": round(self.seconds, 4),
             "queries": self.queries,
-            "steps": [f"{name}({_args(params)})" for name, params in self.actions],
+            "steps": [step_label(name, params) for name, params in self.actions],
         }
 
 
-def _args(params: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={v}" for k, v in params.items())
+def step_label(name: str, params: dict[str, Any]) -> str:
+    """``Timeout(s=1)``, ``ReceiveGrant(t1, 2->1)``: one BMC step, readable."""
+    if "s" in params:
+        return f"{name}(s={params['s']})"
+    return f"{name}(t{params['term']}, {params['src']}->{params['dst']})"
 
 
 def bmc(variant: str | None, max_depth: int = 8) -> BmcResult:
@@ -603,3 +616,43 @@ def _concrete_actions(run: Unrolled, model: z3.ModelRef) -> list[tuple[str, dict
         else:
             out.append((name, {"s": index(params["s"], d.nodes, 1)}))
     return out
+
+
+def bmc_trace(result: BmcResult):
+    """Replay a BMC run in the explicit model (spec/raft_election.py) as a trace.
+
+    The replay is a second opinion: each step must be enabled in the explicit model, and the
+    last state must violate its ElectionSafety, or this raises AssertionError.
+    """
+    from checker.traces import trace_from_actions
+    from spec.raft_election import Message, RaftElection
+
+    assert result.found and result.servers is not None
+    actions: list[tuple[str, dict[str, Any]]] = []
+    top = 1
+    for name, params in result.actions:
+        if name in _MESSAGE_OF:
+            m = Message(params["kind"], params["term"], params["src"], params["dst"],
+                        params["granted"])
+            actions.append(("Receive", {"m": m}))
+            top = max(top, m.term)
+        else:
+            actions.append((name, {"s": params["s"]}))
+    # only Timeouts create terms: their number bounds every term of the run
+    top = max(top, sum(name == "Timeout" for name, _ in result.actions))
+    model = RaftElection(servers=result.servers, max_term=top, restart=True,
+                         variant=result.variant)
+    meta = {
+        "property": "ElectionSafety",
+        "verdict": "violation",
+        "expect": "diverges",
+        "description": (
+            f"shortest two-leader run of variant {result.variant} over every cluster size, "
+            f"found by electkit prove (BMC, depth {result.depth})"
+        ),
+    }
+    trace = trace_from_actions(model, actions, meta)
+    last = trace.states[-1]
+    safety = next(p for p in model.properties() if p.name == "ElectionSafety")
+    assert not safety.holds(last), "the BMC run does not violate ElectionSafety when replayed"
+    return trace

@@ -139,7 +139,8 @@ class Domain:
     def succ(self, a: z3.ExprRef, b: z3.ExprRef) -> z3.BoolRef:
         """``b`` is the term right after ``a``: later, and nothing in between."""
         lt_ = self.lt
-        return z3.And(lt_(a, b), self.forall([Term], lambda x: z3.Not(z3.And(lt_(a, x), lt_(x, b)))))
+        between = self.forall([Term], lambda x: z3.Not(z3.And(lt_(a, x), lt_(x, b))))
+        return z3.And(lt_(a, b), between)
 
     def make_state(self, suffix: str) -> State:
         """A fresh copy of the state symbols for this domain."""
@@ -208,7 +209,9 @@ class Finite(Domain):
         self.nodes = [z3.Const(f"n{i}", Node) for i in range(1, servers + 1)]
         self.terms = [z3.Const(f"t{j}", Term) for j in range(max_term + 1)]
         self.values = {Node: self.nodes, Term: self.terms}
-        self._index = {s: {v.get_id(): i for i, v in enumerate(vs)} for s, vs in self.values.items()}
+        self._index = {
+            sort: {v.get_id(): i for i, v in enumerate(vs)} for sort, vs in self.values.items()
+        }
 
     def forall(self, sorts, body):
         combos: list[list[z3.ExprRef]] = [[]]
