@@ -38,7 +38,7 @@ def check_conforms(case, node_class=None) -> None:
         pytest.fail(f"{result.report()}\nwritten as a regression trace: {path}")
 
 
-@settings(max_examples=150)
+@settings(max_examples=300)
 @given(schedules())
 def test_random_schedules_conform(case):
     check_conforms(case)
