@@ -148,3 +148,24 @@ def test_a_failing_model_is_reported_with_action_state_and_path(tmp_path, cls, n
     for needle in needles:
         assert needle in lines[0]
     assert '"term"' in lines[0]  # the state itself
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_interrupt_stops_cleanly_with_what_was_explored(workers):
+    import signal
+    import time
+
+    proc = subprocess.Popen(
+        [ELECTKIT, "check", "--servers", "4", "--max-term", "3", "--json", "--workers", workers],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    time.sleep(4)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    result = last_json(out)
+    assert result["verdict"] == "interrupted" and result["distinct_states"] > 0
