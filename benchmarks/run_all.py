@@ -20,6 +20,7 @@ def main() -> int:
     runs = [
         ["check_vs_tlc.py"] + (["--servers", "2", "--max-term", "2"] if quick else []),
         ["replay_speed.py"] + (["--traces", "5"] if quick else []),
+        ["prove_speed.py"] + (["--repeat", "1"] if quick else ["--repeat", "5"]),
         ["failover.py"] + (["--trials", "5"] if quick else ["--trials", "100"]),
         ["impl_flood.py"] + (["--count", "1000"] if quick else []),
     ]

@@ -131,6 +131,15 @@ class CompiledKernel:
         self._message_props = [
             (name, holds) for name, holds in model.message_properties() if _wanted(name, only)
         ]
+        # Properties a subclass adds through properties() in neither structured shape are
+        # evaluated on the decoded state: slower, but any predicate works.
+        structured = {name for name, _, _ in model.state_properties()}
+        structured |= {name for name, _ in self._message_props}
+        self._general = [
+            (p.name, p.holds)
+            for p in model.properties()
+            if p.kind == "always" and p.name not in structured and _wanted(p.name, only)
+        ]
         if symmetric:
             self._build_symmetry_tables()
         self.init = [self.encode(state) for state in model.init_states()]
@@ -254,7 +263,12 @@ class CompiledKernel:
         bad = self._property_cache.get(proj)
         if bad is None:
             bad = self._evaluate_projection(st)
-        return bool(bad) and (bad < 0 or bool(st & bad))
+        if bad and (bad < 0 or st & bad):
+            return True
+        if self._general:
+            state = self.decode(st)
+            return not all(holds(state) for _, holds in self._general)
+        return False
 
     def _evaluate_projection(self, st: int) -> int:
         state = self.decode(st & ~self.net_mask)
