@@ -26,6 +26,8 @@ from typing import Any
 from spec.actor import ActorModel, ActorState
 
 CHUNK_BITS = 12  # permutation tables over 12-bit chunks of the network bits: 4,096 entries each
+NARROW_FROM = 4  # ties among this many renamings are first narrowed by message signatures
+NARROW_CACHE_LIMIT = 1 << 20
 
 
 @dataclass
@@ -313,6 +315,13 @@ class CompiledKernel:
                 chunks.append(table)
             self._perm_low.append(chunks)
         self._canon_cache: dict[int, tuple[int, tuple[int, ...]]] = {}
+        # Per server: how many messages it has sent, and received (flattened, server by server).
+        self._signature_masks = [
+            sum(1 << i for i, m in enumerate(uni.messages) if getattr(m, end) == s)
+            for s in model.server_ids()
+            for end in ("src", "dst")
+        ]
+        self._narrow_cache: dict[tuple, tuple[int, ...]] = {}
 
     def _best_perms(self, hi: int) -> tuple[int, tuple[int, ...]]:
         """The smallest renaming of the local-state part, and which permutations reach it."""
@@ -330,13 +339,24 @@ class CompiledKernel:
         return best, tuple(which)
 
     def canonical(self, st: int) -> int:
-        """The least packed state in the orbit of ``st`` under renaming of the servers."""
+        """The representative of the orbit of ``st`` under renaming of the servers.
+
+        The least renaming in the order (local states, message signatures, network): the
+        local-state part decides alone for most states; where several renamings tie on it
+        (servers in the same local state), each server's message signature (how many
+        messages of each kind it has sent and received: a renaming moves a signature with its
+        server) narrows them down before the network bits are renamed. Every key is a
+        function of the renamed state, so the least one is the same for every member of the
+        orbit: the reduction is exact.
+        """
         low_bits = self.low_bits
         hi = st >> low_bits
         cached = self._canon_cache.get(hi)
         if cached is None:
             cached = self._canon_cache[hi] = self._best_perms(hi)
         best_hi, which = cached
+        if len(which) >= NARROW_FROM:
+            which = self._narrow_by_signature(st, which)
         low = st & ((1 << low_bits) - 1)
         best_low = None
         for p in which:
@@ -347,6 +367,32 @@ class CompiledKernel:
             if best_low is None or renamed < best_low:
                 best_low = renamed
         return (best_hi << low_bits) | best_low
+
+    def _narrow_by_signature(self, st: int, which: tuple[int, ...]) -> tuple[int, ...]:
+        signature = tuple((st & mask).bit_count() for mask in self._signature_masks)
+        key = (st >> self.low_bits, signature)
+        kept = self._narrow_cache.get(key)
+        if kept is None:
+            if len(self._narrow_cache) >= NARROW_CACHE_LIMIT:
+                self._narrow_cache.clear()  # a bounded cache: memory stays flat on long runs
+            kept = self._narrow_cache[key] = self._least_signatures(signature, which)
+        return kept
+
+    def _least_signatures(self, signature: tuple[int, ...], which) -> tuple[int, ...]:
+        """The permutations of ``which`` whose renamed signature is least."""
+        width = len(signature) // self.n_servers
+        per_server = [signature[i * width : (i + 1) * width] for i in range(self.n_servers)]
+        best, kept = None, []
+        for p in which:
+            perm = self._perm_locals[p][0]
+            renamed = [()] * self.n_servers
+            for s0, sig in enumerate(per_server):
+                renamed[perm[s0 + 1] - 1] = sig
+            if best is None or renamed < best:
+                best, kept = renamed, [p]
+            elif renamed == best:
+                kept.append(p)
+        return tuple(kept)
 
 
 def compile_actor_model(

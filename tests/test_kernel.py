@@ -56,7 +56,6 @@ def test_canonical_form_is_the_same_for_every_permutation(case, rnd):
     # The representative is itself a member of the orbit.
     orbit = {kernel.encode(model.permute(state, p)) for p in model.permutations()}
     assert canonical in orbit
-    assert canonical == min(orbit)
 
 
 @settings(max_examples=50)
