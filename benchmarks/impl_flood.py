@@ -75,7 +75,9 @@ def flood(cluster: LocalCluster, target: int, datagrams: list[bytes], burst: int
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=10_000)
-    parser.add_argument("--burst", type=int, default=50, help="datagrams per 1 ms pause (sender pacing)")
+    parser.add_argument(
+        "--burst", type=int, default=50, help="datagrams per 1 ms pause (sender pacing)"
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     reports = []

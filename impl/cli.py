@@ -26,7 +26,10 @@ def _fail(message: str) -> int:
 
 
 def _say(message: str) -> None:
-    print(message, flush=True)
+    # One write per line: the nodes of a cluster share one terminal, and print() writes the
+    # text and the newline separately, so lines of two nodes could run together.
+    sys.stdout.write(message + "\n")
+    sys.stdout.flush()
 
 
 # -- electkit node -------------------------------------------------------------------------
