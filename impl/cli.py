@@ -141,6 +141,11 @@ async def _serve(config: ServerConfig) -> int:
     _say(f"node {node_id}: up, udp {host}:{port}, status "
          f"http://{config.status_host}:{server.status_port}/status, term {server.term}")
     await server.wait_stopped()
+    # Stopped cleanly: a late SIGTERM (the cluster's, after the terminal's SIGINT) must not
+    # kill the exit. Python resets its own handlers to the default while it shuts down, but
+    # leaves an ignored signal ignored.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, signal.SIG_IGN)
     _say(f"node {node_id}: stopped in term {server.term}")
     return 0
 
