@@ -103,7 +103,7 @@ def check_model(args: argparse.Namespace, console: Console) -> tuple[Result, str
     finally:
         progress.stop()
     trace_path = None
-    if result.verdict == "violation":
+    if result.verdict == "violation" and not result.vacuous:
         path = (
             Path(args.trace_out) if args.trace_out else default_trace_path(model, result.property)
         )
@@ -120,7 +120,12 @@ def check_model(args: argparse.Namespace, console: Console) -> tuple[Result, str
     if not args.quiet:
         console.print(summary_table(model, result))
         console.print(coverage_table(result))
-        if result.verdict == "violation":
+        if result.vacuous:
+            console.print(
+                f"{result.property} was never true in any reachable state: every invariant "
+                "held, but vacuously. Raise the bound (--servers, --max-term)."
+            )
+        elif result.verdict == "violation":
             console.print(counterexample_table(model, result.init_state, result.path))
             console.print(f"trace written to {trace_path}", soft_wrap=True)
             console.print(f"replay it: electkit replay {trace_path}", soft_wrap=True)
@@ -161,6 +166,7 @@ def result_json(result: Result, trace_path: str | None) -> dict:
         "states_per_second": round(result.states_per_second),
         "witnessed": result.witnessed,
         "unwitnessed": result.unwitnessed,
+        "vacuous": result.vacuous,
         "coverage": {
             c.action: {"enabled": c.fired, "changed": c.changed, "new": c.new_states}
             for c in result.coverage

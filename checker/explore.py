@@ -70,6 +70,7 @@ class Result:
     unwitnessed: list[str] = field(default_factory=list)
     init_state: Any = None
     path: list[Step] | None = None
+    vacuous: bool = False  # a violation of a `sometimes` property: it was never witnessed
 
     @property
     def states_per_second(self) -> float:
@@ -256,6 +257,10 @@ def _result(
         )
         last = result.path[-1].state if result.path else result.init_state
         result.property = first_violated(model, last, properties)
+    elif result.verdict == "ok" and result.unwitnessed:
+        # Every invariant held, but a `sometimes` never did: the pass would be vacuous (the
+        # bound is too small for the behaviour the invariants are about). No trace to show.
+        result.verdict, result.property, result.vacuous = "violation", result.unwitnessed[0], True
     return result
 
 

@@ -55,7 +55,11 @@ def summary_table(model: Any, result: Result) -> Table:
     table.add_column()
     verdict = {
         "ok": "[green]ok: every property holds[/]",
-        "violation": f"[red]violation of {result.property}[/]",
+        "violation": (
+            f"[red]vacuous: the sometimes-property {result.property} was never witnessed[/]"
+            if result.vacuous
+            else f"[red]violation of {result.property}[/]"
+        ),
         "interrupted": "[yellow]interrupted: the search did not finish[/]",
     }[result.verdict]
     table.add_row("verdict", verdict)

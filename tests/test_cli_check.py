@@ -169,3 +169,12 @@ def test_interrupt_stops_cleanly_with_what_was_explored(workers):
     assert "Traceback" not in err
     result = last_json(out)
     assert result["verdict"] == "interrupted" and result["distinct_states"] > 0
+
+
+def test_vacuous_bound_exits_1_without_a_trace(tmp_path):
+    proc = run("check", "--servers", "3", "--max-term", "0", "--json", cwd=tmp_path)
+    assert proc.returncode == 1
+    result = last_json(proc.stdout)
+    assert result["vacuous"] is True and result["property"] == "LeaderElected"
+    assert result["trace"] is None and not (tmp_path / "traces").exists()
+    assert "never witnessed" in proc.stderr

@@ -136,3 +136,10 @@ def test_workers_give_the_same_result(symmetry):
         ]
         if one.path is not None:
             assert [s.label() for s in two.path] == [s.label() for s in one.path]
+
+
+def test_a_bound_where_no_leader_can_exist_is_a_vacuous_pass_not_ok():
+    result = explore(RaftElection(3, 0))
+    assert result.verdict == "violation" and result.vacuous
+    assert result.property == "LeaderElected" and result.path is None
+    assert result.unwitnessed == ["LeaderElected"]
