@@ -66,11 +66,15 @@ def default_data_root() -> str | None:
 
 @dataclass(frozen=True)
 class Observed:
-    """What the implementation did in one step, in the model's terms."""
+    """What the implementation did in one step, in the model's terms, and what it told the
+    application: the leadership notifications of the acting server and every server's known
+    leader (state the model does not have, checked against what the model implies)."""
 
     servers: tuple[Server, ...]
     durable: tuple[tuple[int, int | None], ...]
     sends: frozenset[Message]
+    leaders: tuple[int | None, ...] = ()
+    notified: dict[str, bool] | None = None  # became_leader, stepped_down, reset_election_timer
 
 
 class RaftCluster:
@@ -86,6 +90,7 @@ class RaftCluster:
         self.stores = {s: VoteStore(root / f"node{s}") for s in self.ids}
         self.codec = Codec(CLUSTER_ID, CLUSTER_KEY, self.ids)
         self.nodes = {s: node_class(s, self.ids, self.stores[s].load()) for s in self.ids}
+        self.notified: dict[str, bool] | None = None
 
     def close(self) -> None:
         self._tmp.cleanup()
@@ -101,6 +106,7 @@ class RaftCluster:
         if action == "Restart":
             s = params["s"]
             self.nodes[s] = self.node_class(s, self.ids, self.stores[s].load())
+            self.notified = None
             return frozenset()
         if action == "Timeout":
             s = params["s"]
@@ -117,6 +123,11 @@ class RaftCluster:
             raise ValueError(f"no implementation event for model action {action!r}")
         if out.persist is not None:
             self.stores[s].save(out.persist)  # durable before anything is sent
+        self.notified = {
+            "became_leader": out.became_leader,
+            "stepped_down": out.stepped_down,
+            "reset_election_timer": out.reset_election_timer,
+        }
         return frozenset(to_model(msg) for msg in out.send)
 
     def observe(self, sends: frozenset[Message]) -> Observed:
@@ -127,4 +138,5 @@ class RaftCluster:
             servers.append(Server(snap.term, snap.voted_for, str(snap.role), frozenset(snap.votes)))
             stored: Durable = self.stores[s].load()
             durable.append((stored.term, stored.voted_for))
-        return Observed(tuple(servers), tuple(durable), sends)
+        leaders = tuple(self.nodes[s].snapshot().leader for s in self.ids)
+        return Observed(tuple(servers), tuple(durable), sends, leaders, self.notified)

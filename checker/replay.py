@@ -110,6 +110,7 @@ def replay_trace(
         diff = compare(trace.init.locals, frozenset(), cluster.observe(frozenset()), None)
         if diff:
             return _diverged(result, 0, "(initial state)", diff, start)
+        before, known = trace.init, [None] * servers
         for index, step in enumerate(trace.steps, start=1):
             try:
                 sends = cluster.apply(step.action, dict(step.params))
@@ -120,9 +121,12 @@ def replay_trace(
                 )
                 return _diverged(result, index, step.label(), [error], start)
             diff = compare(step.state.locals, step.sends, observed, step)
+            known = known_leaders(known, before, step)
+            diff += compare_notifications(before, step, observed, known)
             if diff:
                 return _diverged(result, index, step.label(), diff, start)
             result.steps = index
+            before = step.state
     result.seconds = time.perf_counter() - start
     return result
 
@@ -159,6 +163,63 @@ def compare(
                     f"term {term}, voted_for {_show(voted_for)} on disk",
                 )
             )
+    return diff
+
+
+def known_leaders(known: list[int | None], before, step) -> list[int | None]:
+    """Whom each server should name as leader after ``step`` (the application's leader hint).
+
+    Not a model variable, but fixed by the trace: a leader names itself; a server that
+    received a Heartbeat of its current term names its sender; a new term, a Timeout or a
+    Restart forgets the leader.
+    """
+    known = list(known)
+    m = step.params.get("m")
+    s = m.dst if m is not None else step.params["s"]
+    old, new = before.locals[s - 1], step.state.locals[s - 1]
+    if new.term != old.term or step.action in ("Timeout", "Restart"):
+        known[s - 1] = None
+    if m is not None and m.kind == "Heartbeat" and m.term == new.term and new.role != "leader":
+        known[s - 1] = m.src
+    if new.role == "leader":
+        known[s - 1] = s
+    return known
+
+
+def compare_notifications(before, step, observed, known) -> list[Difference]:
+    """What the node tells the application, against what the model's step implies.
+
+    The model has no `leader` variable and no callbacks, but it fixes them: the acting server
+    became leader iff its role changed to leader, stepped down iff its role left leader; Raft
+    §5.2 resets the election timer on a Timeout, a granted vote and a current-term Heartbeat;
+    and every server's leader hint is :func:`known_leaders`.
+    """
+    diff = []
+    m = step.params.get("m")
+    s = m.dst if m is not None else step.params["s"]
+    old, new = before.locals[s - 1], step.state.locals[s - 1]
+    if observed.notified is not None:
+        granted_vote = any(x.kind == "Vote" and x.granted for x in step.sends)
+        expected = {
+            "became_leader": old.role != "leader" and new.role == "leader",
+            "stepped_down": old.role == "leader" and new.role != "leader",
+            "reset_election_timer": step.action == "Timeout"
+            or (m is not None and m.kind == "RequestVote" and granted_vote)
+            or (
+                m is not None
+                and m.kind == "Heartbeat"
+                and m.term == new.term
+                and new.role != "leader"
+            ),
+        }
+        for name, want in expected.items():
+            if observed.notified[name] != want:
+                diff.append(
+                    Difference(MISMATCH, f"{name}[{s}]", str(want), str(observed.notified[name]))
+                )
+    for server, (want, got) in enumerate(zip(known, observed.leaders, strict=True), 1):
+        if want != got:
+            diff.append(Difference(MISMATCH, f"leader[{server}]", _show(want), _show(got)))
     return diff
 
 

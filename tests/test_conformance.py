@@ -6,6 +6,7 @@ ready to commit under traces/ as a regression.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from checker.replay import MISMATCH, MISSING, RAISED, UNEXPECTED, replay_trace
 from checker.traces import Trace, dumps, to_itf, trace_from_actions, write_trace
 from impl.messages import Vote
 from impl.node import Node
-from spec.raft_election import RaftElection
+from spec.raft_election import Message, RaftElection
 from tests.conftest import ROOT
 from tests.strategies import schedules
 
@@ -100,13 +101,13 @@ def test_divergence_kinds_are_classified():
 
     class Silent(Node):
         def on_message(self, msg):
-            out = super().on_message(msg)
-            return type(out)(out.persist, ())
+            return dataclasses.replace(super().on_message(msg), send=())
 
     class Chatty(Node):
         def on_election_timeout(self):
             out = super().on_election_timeout()
-            return type(out)(out.persist, out.send + (Vote(out.persist.term, self.id, 2, True),))
+            extra = (Vote(out.persist.term, self.id, 2, True),)
+            return dataclasses.replace(out, send=out.send + extra)
 
     class Raises(Node):
         def on_election_timeout(self):
@@ -138,6 +139,34 @@ def test_state_mismatch_names_the_field(tmp_path):
     assert fields["voted_for[3]"].kind == MISMATCH
     assert (fields["voted_for[3]"].expected, fields["voted_for[3]"].actual) == ("none", "1")
     assert f"rerun: electkit replay {path}" in result.report()
+
+
+def test_leadership_notifications_and_known_leader_are_checked():
+    model = RaftElection(3, 2)
+    trace = trace_from_actions(
+        model,
+        [
+            ("Timeout", {"s": 1}),
+            ("Receive", {"m": sorted(model.broadcast("RequestVote", 1, 1))[0]}),
+            ("Receive", {"m": Message("Vote", 1, 2, 1, True)}),
+            ("Receive", {"m": Message("Heartbeat", 1, 1, 2)}),
+        ],
+    )
+
+    class NeverTells(Node):  # the application would never hear that it leads
+        def on_message(self, msg):
+            return dataclasses.replace(super().on_message(msg), became_leader=False)
+
+    class WrongLeader(Node):  # a follower that believes in a leader nobody elected
+        def snapshot(self):
+            snap = super().snapshot()
+            return dataclasses.replace(snap, leader=3) if snap.role == "follower" else snap
+
+    assert replay_trace(trace).verdict == "conforms"
+    told = replay_trace(trace, node_class=NeverTells)
+    assert (told.step, [d.field for d in told.diff]) == (3, ["became_leader[1]"])
+    wrong = replay_trace(trace, node_class=WrongLeader)
+    assert wrong.step == 1 and "leader[2]" in [d.field for d in wrong.diff]
 
 
 def test_replayed_nodes_use_real_files(tmp_path):
