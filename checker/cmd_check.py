@@ -33,6 +33,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="check only this always-property (repeatable; default: all)",
     )
     parser.add_argument("--workers", type=int, default=1, metavar="K", help="worker processes")
+    parser.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="expand on a Dask cluster: 'local' (a local cluster of --workers processes) or "
+        "a scheduler address such as tcp://host:8786 (needs electkit[distributed])",
+    )
     parser.add_argument("--trace-out", metavar="PATH", help="where to write a counterexample")
     parser.add_argument("--json", action="store_true", help="end with one JSON line on stdout")
     parser.add_argument("--quiet", action="store_true", help="no tables, only the JSON line")
@@ -89,6 +95,13 @@ def check_model(args: argparse.Namespace, console: Console) -> tuple[Result, str
             )
     if args.workers < 1:
         raise ElectkitError(f"--workers must be at least 1, got {args.workers}")
+    if args.scheduler is not None:
+        try:
+            import distributed  # noqa: F401
+        except ImportError:
+            raise ElectkitError(
+                "--scheduler needs Dask: pip install 'electkit[distributed]'"
+            ) from None
     progress = LiveProgress(Console(stderr=True, highlight=False))
     try:
         result = explore(
@@ -96,10 +109,14 @@ def check_model(args: argparse.Namespace, console: Console) -> tuple[Result, str
             symmetry=not args.no_symmetry,
             properties=frozenset(args.property) if args.property else None,
             workers=args.workers,
+            scheduler=args.scheduler,
+            spec=args.spec,
             on_progress=None if args.quiet else progress,
         )
     except ModelError as exc:
         raise ElectkitError(f"{model.name}: {exc}") from None
+    except ConnectionError as exc:
+        raise ElectkitError(f"--scheduler: {exc}") from None
     finally:
         progress.stop()
     trace_path = None

@@ -55,17 +55,23 @@ def run(args: argparse.Namespace) -> int:
     say = print
     for name in args.drop:
         if name in L.EXTRAS:
-            say(f"note: {name} is not a helper of the proof of ElectionSafety; dropping it "
-                "only skips its own checks")
+            say(
+                f"note: {name} is not a helper of the proof of ElectionSafety; dropping it "
+                "only skips its own checks"
+            )
 
     majority = P.majority_check(args.variant)
     if majority.holds:
-        say(f"quorum axiom: any two quorums ({majority.rule}) intersect, for every N  "
-            f"[{majority.seconds:.3f}s]")
+        say(
+            f"quorum axiom: any two quorums ({majority.rule}) intersect, for every N  "
+            f"[{majority.seconds:.3f}s]"
+        )
     else:
         a, b = majority.witness or ([], [])
-        say(f"quorum axiom FAILS for {majority.rule}: smallest N = {majority.smallest_n}, "
-            f"disjoint quorums {set(a)} and {set(b)}")
+        say(
+            f"quorum axiom FAILS for {majority.rule}: smallest N = {majority.smallest_n}, "
+            f"disjoint quorums {set(a)} and {set(b)}"
+        )
 
     say(f"{'verdict':8} {'seconds':>8}  check")
 
@@ -77,8 +83,10 @@ def run(args: argparse.Namespace) -> int:
     failed = [c for c in checks if c.verdict != "ok"]
     sat_checks = P.nonvacuity(args.variant)
     for check in sat_checks:
-        say(f"{'sat' if check.verdict == 'ok' else check.verdict:8} {check.seconds:8.3f}  "
-            f"{check.lemma} (non-vacuity)")
+        say(
+            f"{'sat' if check.verdict == 'ok' else check.verdict:8} {check.seconds:8.3f}  "
+            f"{check.lemma} (non-vacuity)"
+        )
     vacuous = [c for c in sat_checks if c.verdict != "ok"]
 
     for check in failed[:1]:
@@ -94,8 +102,10 @@ def run(args: argparse.Namespace) -> int:
         bmc = P.bmc(args.variant, args.depth)
         if bmc.found:
             say("")
-            say(f"BMC: two leaders in one term after {bmc.depth} steps, N = {bmc.servers} "
-                f"(every N checked; {bmc.queries} queries, {bmc.seconds:.2f}s)")
+            say(
+                f"BMC: two leaders in one term after {bmc.depth} steps, N = {bmc.servers} "
+                f"(every N checked; {bmc.queries} queries, {bmc.seconds:.2f}s)"
+            )
             for i, (name, params) in enumerate(bmc.actions, 1):
                 say(f"  {i:2}. {P.step_label(name, params)}")
             trace_path = _write_trace(args, bmc)
@@ -106,8 +116,10 @@ def run(args: argparse.Namespace) -> int:
     proved = not failed and majority.holds and not vacuous
     seconds = time.perf_counter() - started
     say("")
-    say(f"{'PROVED' if proved else 'NOT PROVED'}: ElectionSafety for every N and T "
-        f"({len(checks)} checks, {seconds:.2f}s)")
+    say(
+        f"{'PROVED' if proved else 'NOT PROVED'}: ElectionSafety for every N and T "
+        f"({len(checks)} checks, {seconds:.2f}s)"
+    )
     if args.json:
         report = {
             "verdict": "proved" if proved else "cti",
@@ -132,8 +144,9 @@ def _write_trace(args: argparse.Namespace, bmc: P.BmcResult) -> str:
 
     trace = P.bmc_trace(bmc)
     p = trace.model.parameters
-    name = (f"raft_election-{bmc.variant}-N{p['servers']}-T{p['max_term']}"
-            "-ElectionSafety-bmc.itf.json")
+    name = (
+        f"raft_election-{bmc.variant}-N{p['servers']}-T{p['max_term']}-ElectionSafety-bmc.itf.json"
+    )
     path = Path(args.trace_out) if args.trace_out else Path("traces") / "counterexamples" / name
     try:
         return str(write_trace(trace, path))

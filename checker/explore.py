@@ -133,6 +133,8 @@ def explore(
     properties: frozenset[str] | None = None,
     generic: bool = False,
     workers: int = 1,
+    scheduler: str | None = None,
+    spec: str | None = None,
     on_progress: Callable[[Progress], None] | None = None,
     progress_every: float = 0.5,
 ) -> Result:
@@ -141,7 +143,9 @@ def explore(
     Parameters: ``symmetry`` stores one state per orbit under renaming of server ids;
     ``properties`` limits the ``always`` properties checked to those names (None: all);
     ``generic`` forces the generic kernel; ``workers`` > 1 expands each level in that many
-    processes (checker/parallel.py), with the same result; ``on_progress`` is called about
+    processes (checker/parallel.py), with the same result; ``scheduler`` runs those levels on
+    a Dask cluster instead ("local", or a scheduler address), whose workers rebuild the model
+    from ``spec`` (default: the model's name) and its parameters; ``on_progress`` is called about
     every ``progress_every`` seconds. Returns a :class:`Result`; on the first violated
     ``always`` property, its shortest counterexample is in ``result.path``. Ctrl-C stops the
     search and returns what was explored with verdict ``"interrupted"``.
@@ -157,11 +161,18 @@ def explore(
     search.add_initial_states()
     interrupted = False
     try:
-        if workers > 1:
+        if workers > 1 or scheduler is not None:
             from checker.parallel import WorkerFailed, search_levels
 
+            job = (
+                spec or model.name,
+                tuple(sorted(model.parameters.items())),
+                symmetry,
+                properties,
+                generic,
+            )
             try:
-                search_levels(search, workers, on_progress, progress_every)
+                search_levels(search, workers, on_progress, progress_every, scheduler, job)
             except WorkerFailed:
                 # One process reports a model failure best: with the action, state and path.
                 return explore(model, symmetry, properties=properties, generic=generic)

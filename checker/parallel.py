@@ -9,19 +9,27 @@ counterexample are the same whatever the number of workers.
 Each worker remembers every successor it has already handed back; the parent has seen those,
 so they are dropped before they cross a process boundary.
 
+The same level loop runs on Dask (``scheduler``): the chunks become tasks of a Dask cluster,
+local (``"local"``, a LocalCluster of ``workers`` processes) or remote (a scheduler address,
+for runs that outgrow one machine); each Dask worker compiles the kernel itself, once, from
+the spec's name and parameters (a user spec file must exist at the same path on the workers).
+
 Known limitation: the visited set lives in the parent, so parallelism spreads the work of
 expansion and canonicalization, not the memory.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import multiprocessing
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Iterator
 
 _KERNEL = None  # the kernel, set before the fork; each worker inherits it
 _SYMMETRIC = False
 _RETURNED: set = set()  # per worker: every successor already sent to the parent
+_REMOTE: dict = {}  # per Dask worker: job -> (kernel, successors already returned)
 
 
 class WorkerFailed(Exception):
@@ -38,9 +46,28 @@ def _expand_chunk(chunk: list) -> tuple[list, list[int], list[int]] | str:
 
 
 def _expand(chunk: list) -> tuple[list, list[int], list[int]]:
-    kernel, returned = _KERNEL, _RETURNED
+    return _expand_with(_KERNEL, _SYMMETRIC, _RETURNED, chunk)
+
+
+def _expand_remote(chunk: list, job: Hashable) -> tuple[list, list[int], list[int]] | str:
+    """A Dask task: the kernel is compiled on the worker, once per job, from its description."""
+    try:
+        entry = _REMOTE.get(job)
+        if entry is None:
+            from checker.explore import make_kernel
+            from spec.registry import build_model
+
+            spec, params, symmetric, only, generic = job
+            kernel = make_kernel(build_model(spec, **dict(params)), symmetric, generic, only)
+            entry = _REMOTE[job] = (kernel, symmetric, set())
+        return _expand_with(*entry, chunk)
+    except Exception as exc:  # noqa: BLE001 - reported by the parent, rerun in one process
+        return f"{type(exc).__name__}: {exc}"
+
+
+def _expand_with(kernel, symmetric: bool, returned: set, chunk: list):
     expand = kernel.expand
-    canon = kernel.canonical if _SYMMETRIC else None
+    canon = kernel.canonical if symmetric else None
     fired_before = kernel.fired_counts()
     changed = [0] * 64
     out = []
@@ -59,16 +86,61 @@ def _expand(chunk: list) -> tuple[list, list[int], list[int]]:
     return out, changed, fired
 
 
-def search_levels(search, workers: int, on_progress: Callable | None, every: float) -> None:
-    """Run the search level by level with ``workers`` processes (fills in ``search``)."""
+@contextlib.contextmanager
+def _executor(workers: int, scheduler: str | None, job: Hashable | None):
+    """``map_chunks(chunks)``: the results in chunk order, from a pool or a Dask cluster."""
+    with contextlib.ExitStack() as stack:
+        if scheduler is None:
+            pool = stack.enter_context(multiprocessing.get_context("fork").Pool(workers))
+            stack.callback(pool.terminate)
+            yield lambda chunks: pool.imap(_expand_chunk, chunks)
+            return
+        from distributed import Client, LocalCluster
+
+        if scheduler == "local":
+            cluster = stack.enter_context(
+                LocalCluster(
+                    n_workers=workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
+                    silence_logs=logging.ERROR,
+                )
+            )
+            client = stack.enter_context(Client(cluster))
+        else:
+            try:
+                client = stack.enter_context(Client(scheduler, timeout="10s"))
+            except (OSError, TimeoutError, ValueError) as exc:
+                raise ConnectionError(
+                    f"cannot reach the Dask scheduler at {scheduler}: {exc}"
+                ) from None
+
+        def map_chunks(chunks: list) -> Iterator:
+            futures = client.map(_expand_remote, chunks, job=job, pure=False)
+            for future in futures:
+                yield future.result()
+
+        yield map_chunks
+
+
+def search_levels(
+    search,
+    workers: int,
+    on_progress: Callable | None,
+    every: float,
+    scheduler: str | None = None,
+    job: Hashable | None = None,
+) -> None:
+    """Run the search level by level with ``workers`` processes, or on the Dask cluster
+    ``scheduler`` (``"local"`` or an address; ``job`` describes the model for its workers)."""
     global _KERNEL, _SYMMETRIC
     _KERNEL, _SYMMETRIC = search.kernel, search.canon is not None
-    context = multiprocessing.get_context("fork")
     fired_total: list[int] = []
     states, parents, seen = search.states, search.parents, search.seen
     fingerprint, violates = search.fingerprint, search.kernel.violates
     next_report = search.start + every
-    with context.Pool(workers) as pool:
+    with _executor(workers, scheduler, job) as map_chunks:
         level_start = 0
         while level_start < len(states) and search.bad_index < 0:
             level_end = len(states)
@@ -78,7 +150,7 @@ def search_levels(search, workers: int, on_progress: Callable | None, every: flo
             search.depth += 1 if level_start > 0 or level_end > 0 else 0
             changed_before, fired_before = list(search.changed), list(fired_total)
             try:
-                results = pool.imap(_expand_chunk, chunks)
+                results = map_chunks(chunks)
                 for base, result in zip(starts, results, strict=True):
                     if isinstance(result, str):
                         raise WorkerFailed(result)
@@ -112,7 +184,6 @@ def search_levels(search, workers: int, on_progress: Callable | None, every: flo
             if on_progress is not None and time.perf_counter() >= next_report:
                 next_report = time.perf_counter() + every
                 on_progress(_snapshot(search, fired_total, len(states) - level_start))
-        pool.terminate()
     if search.bad_index < 0 and search.depth > 0:
         search.depth -= 1  # the last level expanded found nothing new
     search.kernel.fired_counts = lambda: list(fired_total)

@@ -114,8 +114,7 @@ def prove_invariant(
         solver.add(*d.axioms(), L.initial(d, pre))
         for name in goals:
             goal = L.LEMMAS[name](d, pre)
-            record(_query(solver, goal, "init", name, None, pre, None, {}, shrink,
-                          first_failure()))
+            record(_query(solver, goal, "init", name, None, pre, None, {}, shrink, first_failure()))
         # consecution: one solver per action (invariant and transition), one query per lemma
         for action in L.ACTIONS.values():
             solver = _solver()
@@ -123,8 +122,20 @@ def prove_invariant(
             solver.add(*d.axioms(), *[L.LEMMAS[n](d, pre) for n in assumed], relation)
             for name in goals:
                 goal = L.LEMMAS[name](d, post)
-                record(_query(solver, goal, kind, name, action.name, pre, post, params, shrink,
-                              first_failure()))
+                record(
+                    _query(
+                        solver,
+                        goal,
+                        kind,
+                        name,
+                        action.name,
+                        pre,
+                        post,
+                        params,
+                        shrink,
+                        first_failure(),
+                    )
+                )
 
     round_("step", helpers, helpers)
     # the extra lemmas only once the invariant stands, assuming it (and themselves)
@@ -476,14 +487,17 @@ def nonvacuity(variant: str | None = None, depth: int = 3) -> list[Check]:
     s, other = z3.Consts("leader other", L.Node)
     t = z3.Const("term", L.Term)
     goal = z3.And(
-        last.role(s) == L.LEADER, last.current(s, t),
-        L.member(other, last.ghost_quorum(t)), other != s,
+        last.role(s) == L.LEADER,
+        last.current(s, t),
+        L.member(other, last.ghost_quorum(t)),
+        other != s,
     )
     solver = _solver()
     solver.add(*run.formula, goal)
     answer = solver.check()
-    out.append(Check("sat", "LeaderReachable", None, _sat_verdict(answer),
-                     time.perf_counter() - started))
+    out.append(
+        Check("sat", "LeaderReachable", None, _sat_verdict(answer), time.perf_counter() - started)
+    )
     helpers, _ = invariant_names()
     pre, post = L.make_state(""), L.make_state("'")
     for action in L.ACTIONS.values():
@@ -491,8 +505,15 @@ def nonvacuity(variant: str | None = None, depth: int = 3) -> list[Check]:
         solver = _solver()
         relation, _params = action.instantiate(d, pre, post)
         solver.add(*d.axioms(), *[L.LEMMAS[n](d, pre) for n in helpers], relation)
-        out.append(Check("sat", f"Enabled({action.name})", action.name,
-                         _sat_verdict(solver.check()), time.perf_counter() - started))
+        out.append(
+            Check(
+                "sat",
+                f"Enabled({action.name})",
+                action.name,
+                _sat_verdict(solver.check()),
+                time.perf_counter() - started,
+            )
+        )
     return out
 
 
@@ -601,18 +622,24 @@ def _concrete_actions(run: Unrolled, model: z3.ModelRef) -> list[tuple[str, dict
     out: list[tuple[str, dict[str, Any]]] = []
     for step in run.choices:
         name, params = next(
-            (name, params) for name, (pick, params) in step.items()
+            (name, params)
+            for name, (pick, params) in step.items()
             if z3.is_true(model.eval(pick, True))
         )
         if name in _MESSAGE_OF:
             kind, granted = _MESSAGE_OF[name]
-            out.append((name, {
-                "kind": kind,
-                "term": index(params["t"], d.terms, 0),
-                "src": index(params["src"], d.nodes, 1),
-                "dst": index(params["dst"], d.nodes, 1),
-                "granted": granted,
-            }))
+            out.append(
+                (
+                    name,
+                    {
+                        "kind": kind,
+                        "term": index(params["t"], d.terms, 0),
+                        "src": index(params["src"], d.nodes, 1),
+                        "dst": index(params["dst"], d.nodes, 1),
+                        "granted": granted,
+                    },
+                )
+            )
         else:
             out.append((name, {"s": index(params["s"], d.nodes, 1)}))
     return out
@@ -632,16 +659,16 @@ def bmc_trace(result: BmcResult):
     top = 1
     for name, params in result.actions:
         if name in _MESSAGE_OF:
-            m = Message(params["kind"], params["term"], params["src"], params["dst"],
-                        params["granted"])
+            m = Message(
+                params["kind"], params["term"], params["src"], params["dst"], params["granted"]
+            )
             actions.append(("Receive", {"m": m}))
             top = max(top, m.term)
         else:
             actions.append((name, {"s": params["s"]}))
     # only Timeouts create terms: their number bounds every term of the run
     top = max(top, sum(name == "Timeout" for name, _ in result.actions))
-    model = RaftElection(servers=result.servers, max_term=top, restart=True,
-                         variant=result.variant)
+    model = RaftElection(servers=result.servers, max_term=top, restart=True, variant=result.variant)
     meta = {
         "property": "ElectionSafety",
         "verdict": "violation",
