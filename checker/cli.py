@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
-from checker.errors import EXIT_USAGE, ElectkitError
+from checker.errors import EXIT_INTERNAL, EXIT_USAGE, ElectkitError
 
 # name -> (module, one-line help). Modules are imported only when their command runs, so a
 # slow import (z3, asyncio servers) never slows the others down.
@@ -75,6 +76,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:
+        # A bug of electkit's own: not a verdict (1) and not the user's input (2).
+        if os.environ.get("ELECTKIT_DEBUG"):
+            raise
+        print(
+            f"internal error: {type(exc).__name__}: {exc} (a bug in electkit: please report "
+            "it; ELECTKIT_DEBUG=1 shows the traceback)",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
     return int(code)
 
 

@@ -12,9 +12,10 @@ from rich.console import Console
 from checker.errors import EXIT_FAIL, EXIT_OK, ElectkitError
 from checker.explore import Result, explore
 from checker.report import LiveProgress, counterexample_table, coverage_table, summary_table
+from checker.specs import load_model
 from checker.traces import Trace, write_trace
 from spec.model import ModelError
-from spec.registry import SPECS, VARIANTS, build_model
+from spec.registry import SPECS, VARIANTS
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -44,6 +45,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no tables, only the JSON line")
 
 
+MAX_SERVERS, MAX_TERM, MAX_SYMMETRIC_SERVERS = 9, 20, 7
+CLI_DEFAULTS = {"servers": 3, "max_term": 2, "restart": True, "variant": None}
+
+
 def model_from_args(args: argparse.Namespace):
     """Build the model the options name; bad values become one clear line (exit 2)."""
     if args.spec not in SPECS and ":" not in args.spec:
@@ -55,6 +60,18 @@ def model_from_args(args: argparse.Namespace):
         raise ElectkitError(f"--servers must be at least 1, got {args.servers}")
     if args.max_term < 0:
         raise ElectkitError(f"--max-term must be at least 0, got {args.max_term}")
+    if args.servers > MAX_SERVERS or args.max_term > MAX_TERM:
+        raise ElectkitError(
+            f"--servers {args.servers} --max-term {args.max_term}: an exhaustive search is "
+            f"bounded here to N <= {MAX_SERVERS} and T <= {MAX_TERM} (the state space grows "
+            "exponentially with N and T); `electkit prove` covers every N and T"
+        )
+    if args.servers > MAX_SYMMETRIC_SERVERS and not args.no_symmetry:
+        raise ElectkitError(
+            f"--servers {args.servers}: symmetry reduction renames servers in all "
+            f"{args.servers}! ways; it is built for N <= {MAX_SYMMETRIC_SERVERS} "
+            "(add --no-symmetry)"
+        )
     variants = VARIANTS.get(args.spec, {})
     if args.variant is not None and args.variant not in variants:
         raise ElectkitError(
@@ -62,8 +79,9 @@ def model_from_args(args: argparse.Namespace):
             f"valid: {', '.join(variants)}"
         )
     try:
-        return build_model(
+        return load_model(
             args.spec,
+            defaults=CLI_DEFAULTS,
             servers=args.servers,
             max_term=args.max_term,
             restart=not args.no_restart,
@@ -93,8 +111,8 @@ def check_model(args: argparse.Namespace, console: Console) -> tuple[Result, str
                 f"--property: {unknown[0]!r} is not an always-property of {args.spec}; "
                 f"valid: {', '.join(sorted(names))}"
             )
-    if args.workers < 1:
-        raise ElectkitError(f"--workers must be at least 1, got {args.workers}")
+    if not 1 <= args.workers <= 256:
+        raise ElectkitError(f"--workers must be from 1 to 256, got {args.workers}")
     if args.scheduler is not None:
         try:
             import distributed  # noqa: F401
@@ -117,6 +135,14 @@ def check_model(args: argparse.Namespace, console: Console) -> tuple[Result, str
         raise ElectkitError(f"{model.name}: {exc}") from None
     except ConnectionError as exc:
         raise ElectkitError(f"--scheduler: {exc}") from None
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:
+        if args.spec in SPECS:
+            raise  # electkit's own model failed: an internal error, reported by the CLI
+        raise ElectkitError(
+            f"--spec {args.spec}: the model raised {type(exc).__name__}: {exc}"
+        ) from None
     finally:
         progress.stop()
     trace_path = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from pathlib import Path
 
 from checker.errors import EXIT_FAIL, EXIT_OK, ElectkitError
 from checker.replay import collect_traces, replay_file
@@ -23,6 +24,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.data_dir is not None and not Path(args.data_dir).is_dir():
+        raise ElectkitError(f"--data-dir: {args.data_dir} is not an existing folder")
     files = collect_traces(args.paths)
     if not files:
         raise ElectkitError(f"no trace files (*.json) under {' '.join(args.paths)}")

@@ -15,6 +15,7 @@ from checker.cmd_check import model_from_args
 from checker.corpus import build_corpus, features, random_walk
 from checker.errors import EXIT_OK, ElectkitError
 from checker.traces import write_trace
+from spec.registry import SPECS
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -48,7 +49,14 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     written = []
     for index in range(1, args.count + 1):
-        walk = random_walk(model, args.steps, rng)
+        try:
+            walk = random_walk(model, args.steps, rng)
+        except Exception as exc:
+            if args.spec in SPECS:
+                raise  # electkit's own model failed: an internal error, reported by the CLI
+            raise ElectkitError(
+                f"--spec {args.spec}: the model raised {type(exc).__name__}: {exc}"
+            ) from None
         walk.meta = {
             "verdict": "sample",
             "expect": "conforms" if not model.parameters.get("variant") else "diverges",

@@ -3,6 +3,7 @@
 EXIT_OK = 0
 EXIT_FAIL = 1
 EXIT_USAGE = 2
+EXIT_INTERNAL = 3  # a bug in electkit itself
 
 
 class ElectkitError(Exception):

@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import multiprocessing
+import signal
 import time
 from collections.abc import Callable, Hashable, Iterator
 
@@ -55,10 +56,10 @@ def _expand_remote(chunk: list, job: Hashable) -> tuple[list, list[int], list[in
         entry = _REMOTE.get(job)
         if entry is None:
             from checker.explore import make_kernel
-            from spec.registry import build_model
+            from checker.specs import load_model
 
             spec, params, symmetric, only, generic = job
-            kernel = make_kernel(build_model(spec, **dict(params)), symmetric, generic, only)
+            kernel = make_kernel(load_model(spec, **dict(params)), symmetric, generic, only)
             entry = _REMOTE[job] = (kernel, symmetric, set())
         return _expand_with(*entry, chunk)
     except Exception as exc:  # noqa: BLE001 - reported by the parent, rerun in one process
@@ -86,12 +87,20 @@ def _expand_with(kernel, symmetric: bool, returned: set, chunk: list):
     return out, changed, fired
 
 
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 @contextlib.contextmanager
 def _executor(workers: int, scheduler: str | None, job: Hashable | None):
     """``map_chunks(chunks)``: the results in chunk order, from a pool or a Dask cluster."""
     with contextlib.ExitStack() as stack:
         if scheduler is None:
-            pool = stack.enter_context(multiprocessing.get_context("fork").Pool(workers))
+            # Workers ignore Ctrl-C: the terminal sends it to the whole process group, and the
+            # parent alone stops the search (and the pool) cleanly.
+            pool = stack.enter_context(
+                multiprocessing.get_context("fork").Pool(workers, initializer=_ignore_sigint)
+            )
             stack.callback(pool.terminate)
             yield lambda chunks: pool.imap(_expand_chunk, chunks)
             return
@@ -137,6 +146,14 @@ def search_levels(
     global _KERNEL, _SYMMETRIC
     _KERNEL, _SYMMETRIC = search.kernel, search.canon is not None
     fired_total: list[int] = []
+    try:
+        _levels(search, workers, on_progress, every, scheduler, job, fired_total)
+    finally:
+        # Also on Ctrl-C: the coverage and `generated` count what the workers tallied.
+        search.kernel.fired_counts = lambda: list(fired_total)
+
+
+def _levels(search, workers, on_progress, every, scheduler, job, fired_total) -> None:
     states, parents, seen = search.states, search.parents, search.seen
     fingerprint, violates = search.fingerprint, search.kernel.violates
     next_report = search.start + every
@@ -186,7 +203,6 @@ def search_levels(
                 on_progress(_snapshot(search, fired_total, len(states) - level_start))
     if search.bad_index < 0 and search.depth > 0:
         search.depth -= 1  # the last level expanded found nothing new
-    search.kernel.fired_counts = lambda: list(fired_total)
 
 
 def _recount_partial_level(search, level_start: int, fired_total: list[int]) -> None:

@@ -123,8 +123,8 @@ TRACE_SCHEMA: dict[str, Any] = {
                 "parameters": {
                     "type": "object",
                     "properties": {
-                        "servers": {"type": "integer", "minimum": 1},
-                        "max_term": {"type": "integer", "minimum": 0},
+                        "servers": {"type": "integer", "minimum": 1, "maximum": 64},
+                        "max_term": {"type": "integer", "minimum": 0, "maximum": 1000},
                         "restart": {"type": "boolean"},
                         "variant": {"type": ["string", "null"]},
                     },

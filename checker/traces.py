@@ -123,6 +123,8 @@ def read_trace(path: str | os.PathLike) -> Trace:
         raise TraceError(f"{path}: cannot be read ({exc})") from None
     except json.JSONDecodeError as exc:
         raise TraceError(f"{path}: not JSON ({exc.msg} at line {exc.lineno})") from None
+    except RecursionError:
+        raise TraceError(f"{path}: not a trace (JSON nested too deeply)") from None
     return trace_from_itf(doc, str(path))
 
 
@@ -155,6 +157,12 @@ def trace_from_itf(doc: Any, where: str = "<trace>") -> Trace:
             raise TraceError(
                 f"{where}: step {index}: field #meta.action: {action}({args}) is not enabled "
                 "in the model here"
+            )
+        recorded_sends = raw["#meta"].get("sends")
+        if recorded_sends is not None and recorded_sends != model.messages_to_json(step.sends):
+            raise TraceError(
+                f"{where}: step {index}: field #meta.sends: the recorded messages are not the "
+                f"ones {step.label()} sends"
             )
         if step.state != expected:
             diff = "; ".join(state_diff(model, step.state, expected)[:3])

@@ -103,7 +103,7 @@ def test_same_counterexample_whatever_the_hash_seed(tmp_path):
         (["--spec", "paxos"], "unknown spec 'paxos'"),
         (["--property", "Liveness"], "'Liveness' is not an always-property"),
         (["--servers", "three"], "invalid int value"),
-        (["--workers", "0"], "--workers must be at least 1"),
+        (["--workers", "0"], "--workers must be from 1 to 256"),
         (["--spec", "missing.py:Model"], "does not exist"),
     ],
 )
@@ -161,14 +161,19 @@ def test_interrupt_stops_cleanly_with_what_was_explored(workers):
         stderr=subprocess.PIPE,
         text=True,
         cwd=ROOT,
+        start_new_session=True,
     )
     time.sleep(4)
-    proc.send_signal(signal.SIGINT)
+    os.killpg(proc.pid, signal.SIGINT)  # as a terminal does: to the whole process group
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert "Traceback" not in err
     result = last_json(out)
     assert result["verdict"] == "interrupted" and result["distinct_states"] > 0
+    # what was explored is counted: every action that changed a state was also enabled
+    for counts in result["coverage"].values():
+        assert counts["enabled"] >= counts["changed"]
+    assert result["generated_states"] > result["distinct_states"]
 
 
 def test_vacuous_bound_exits_1_without_a_trace(tmp_path):

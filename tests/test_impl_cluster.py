@@ -40,8 +40,9 @@ def make_cluster(tmp_path: Path) -> Iterator[Callable[..., LocalCluster]]:
 
 
 def _leader(cluster: LocalCluster, timeout: float = 10.0, ids: list[int] | None = None) -> int:
-    views = cluster.wait_for(lambda v: single_leader(v) is not None and all(v.values()),
-                             timeout, ids=ids)
+    views = cluster.wait_for(
+        lambda v: single_leader(v) is not None and all(v.values()), timeout, ids=ids
+    )
     leader = single_leader(views)
     assert leader is not None
     return leader
@@ -74,12 +75,22 @@ def test_sigkill_leader_fails_over_and_old_leader_rejoins(make_cluster: Callable
     new_term = cluster.status(new)["term"]
     assert new != old and new_term > old_term
     # When the new leader was elected, from its own event log (not from this test's polling).
-    elected_at = min(e["time"] for e in cluster.read_events(new)
-                     if e["state"]["role"] == "leader" and e["state"]["term"] == new_term)
+    elected_at = min(
+        e["time"]
+        for e in cluster.read_events(new)
+        if e["state"]["role"] == "leader" and e["state"]["term"] == new_term
+    )
     assert elected_at - killed_at < 2.0, "the issue asks for a new leader within 2 s"
     cluster.spawn(old)
-    cluster.wait_for(lambda v: v[old] is not None and v[old]["term"] >= new_term
-                     and v[old]["role"] == "follower" and v[old]["leader"] is not None, 10)
+    cluster.wait_for(
+        lambda v: (
+            v[old] is not None
+            and v[old]["term"] >= new_term
+            and v[old]["role"] == "follower"
+            and v[old]["leader"] is not None
+        ),
+        10,
+    )
     final = _leader(cluster)
     assert final != old or cluster.status(old)["term"] > new_term
     assert check_logs(_all_logs(cluster)) == []
@@ -94,13 +105,18 @@ def _partition(cluster: LocalCluster, side_a: list[int], side_b: list[int]) -> N
 
 def _leaders_above(cluster: LocalCluster, nodes: list[int], term: int) -> set[tuple]:
     """(term, node) for every node of ``nodes`` whose log shows it leading a term > ``term``."""
-    return {(e["state"]["term"], n) for n in nodes for e in cluster.read_events(n)
-            if e["state"]["role"] == "leader" and e["state"]["term"] > term}
+    return {
+        (e["state"]["term"], n)
+        for n in nodes
+        for e in cluster.read_events(n)
+        if e["state"]["role"] == "leader" and e["state"]["term"] > term
+    }
 
 
 @pytest.mark.parametrize("leader_side", ["minority", "majority"])
 def test_partition_minority_elects_none_and_heal_gives_one_leader(
-        make_cluster: Callable, leader_side: str) -> None:
+    make_cluster: Callable, leader_side: str
+) -> None:
     cluster = make_cluster(5)
     leader = _leader(cluster)
     followers = [i for i in cluster.ids if i != leader]
@@ -118,8 +134,14 @@ def test_partition_minority_elects_none_and_heal_gives_one_leader(
         assert new in majority and cluster.status(new)["term"] > term_before
     time.sleep(1.0)  # give the minority ample election timeouts to misbehave
     assert _leaders_above(cluster, minority, term_before) == set()
-    assert any(e["state"]["role"] == "candidate" for n in minority  # it did try, and failed
-               for e in cluster.read_events(n)) or leader_side == "minority"
+    assert (
+        any(
+            e["state"]["role"] == "candidate"
+            for n in minority  # it did try, and failed
+            for e in cluster.read_events(n)
+        )
+        or leader_side == "minority"
+    )
     assert single_leader(cluster.statuses(majority)) is not None
     for i in cluster.ids:
         cluster.partition(i, [])
@@ -137,8 +159,20 @@ def test_corrupt_state_file_refuses_to_start(tmp_path: Path) -> None:
     state.write_text('{"format": "electkit-vote", "version": 1, "term": 4, "voted_fo')
     key = tmp_path / "key"
     key.write_text(os.urandom(32).hex())
-    argv = [ELECTKIT, "node", "--id", "1", "--peer", "1=127.0.0.1:1",
-            "--peer", "2=127.0.0.1:2", "--data-dir", str(data), "--key-file", str(key)]
+    argv = [
+        ELECTKIT,
+        "node",
+        "--id",
+        "1",
+        "--peer",
+        "1=127.0.0.1:1",
+        "--peer",
+        "2=127.0.0.1:2",
+        "--data-dir",
+        str(data),
+        "--key-file",
+        str(key),
+    ]
     run = subprocess.run(argv, capture_output=True, text=True, timeout=30)
     assert run.returncode == 2
     lines = run.stderr.strip().splitlines()
@@ -148,18 +182,24 @@ def test_corrupt_state_file_refuses_to_start(tmp_path: Path) -> None:
     assert run.returncode == 2 and "unknown format version 9" in run.stderr
 
 
-@pytest.mark.parametrize("argv_tail, needle", [
-    (["--id", "1", "--peer", "1=nohostport"], "ID=HOST:PORT"),
-    (["--id", "3", "--peer", "1=127.0.0.1:9"], "own address"),
-    (["--id", "1", "--peer", "1=127.0.0.1:9", "--election-timeout", "300-100"], "low is above"),
-    (["--id", "1", "--peer", "1=127.0.0.1:9", "--heartbeat", "500"], "heartbeat interval"),
-])
-def test_bad_node_options_are_one_line(tmp_path: Path, argv_tail: list[str],
-                                       needle: str) -> None:
+@pytest.mark.parametrize(
+    "argv_tail, needle",
+    [
+        (["--id", "1", "--peer", "1=nohostport"], "ID=HOST:PORT"),
+        (["--id", "3", "--peer", "1=127.0.0.1:9"], "own address"),
+        (["--id", "1", "--peer", "1=127.0.0.1:9", "--election-timeout", "300-100"], "low is above"),
+        (["--id", "1", "--peer", "1=127.0.0.1:9", "--heartbeat", "500"], "heartbeat interval"),
+    ],
+)
+def test_bad_node_options_are_one_line(tmp_path: Path, argv_tail: list[str], needle: str) -> None:
     key = tmp_path / "key"
     key.write_text(os.urandom(32).hex())
-    run = subprocess.run([ELECTKIT, "node", "--data-dir", str(tmp_path), "--key-file", str(key),
-                          *argv_tail], capture_output=True, text=True, timeout=30)
+    run = subprocess.run(
+        [ELECTKIT, "node", "--data-dir", str(tmp_path), "--key-file", str(key), *argv_tail],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert run.returncode == 2 and needle in run.stderr
     assert len(run.stderr.strip().splitlines()) == 1
 
@@ -175,12 +215,31 @@ def test_garbage_and_forged_datagrams_change_nothing(make_cluster: Callable) -> 
         for data in datagrams:
             sock.sendto(data, ("127.0.0.1", cluster.udp_ports[target]))
             time.sleep(0.0005)  # stay under the loopback receive buffer
-    views = cluster.wait_for(lambda v: v[target] and sum(v[target]["dropped"].get(r, 0) for r in
-                             ("truncated", "bad-mac", "wrong-cluster", "unknown-peer",
-                              "oversized", "bad-magic", "bad-version")) >= 600, 10)
+    views = cluster.wait_for(
+        lambda v: (
+            v[target]
+            and sum(
+                v[target]["dropped"].get(r, 0)
+                for r in (
+                    "truncated",
+                    "bad-mac",
+                    "wrong-cluster",
+                    "unknown-peer",
+                    "oversized",
+                    "bad-magic",
+                    "bad-version",
+                )
+            )
+            >= 600
+        ),
+        10,
+    )
     after = views[target]
     assert (after["term"], after["voted_for"], after["leader"]) == (
-        before["term"], before["voted_for"], before["leader"])
+        before["term"],
+        before["voted_for"],
+        before["leader"],
+    )
     assert cluster.procs[target].poll() is None
     # Elections still work: kill the leader, the others elect a new one.
     cluster.kill(leader)
@@ -203,8 +262,12 @@ def test_status_endpoint_routes(make_cluster: Callable) -> None:
 
 
 def test_electkit_cluster_command(tmp_path: Path) -> None:
-    proc = subprocess.Popen([ELECTKIT, "cluster", "--nodes", "3", "--dir", str(tmp_path)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [ELECTKIT, "cluster", "--nodes", "3", "--dir", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         manifest = tmp_path / "cluster.json"
         deadline = time.monotonic() + 20
@@ -238,18 +301,25 @@ def test_electkit_cluster_command(tmp_path: Path) -> None:
             os.kill(n["pid"], 0)
 
 
-@pytest.mark.parametrize("extra, needle", [
-    (["--nodes", "0"], "--nodes"),
-    (["--nodes", "3", "--heartbeat", "400"], "--heartbeat"),
-    (["--nodes", "2", "--election-timeout", "fast"], "LOW-HIGH"),
-    (["--nodes", "2", "--dir-is-a-file"], "cannot set up"),
-])
+@pytest.mark.parametrize(
+    "extra, needle",
+    [
+        (["--nodes", "0"], "--nodes"),
+        (["--nodes", "3", "--heartbeat", "400"], "--heartbeat"),
+        (["--nodes", "2", "--election-timeout", "fast"], "LOW-HIGH"),
+        (["--nodes", "2", "--dir-is-a-file"], "cannot set up"),
+    ],
+)
 def test_bad_cluster_options_are_one_line(tmp_path: Path, extra: list[str], needle: str) -> None:
     target = tmp_path / "c"
     if "--dir-is-a-file" in extra:
         extra = [e for e in extra if e != "--dir-is-a-file"]
         target.write_text("a file, not a directory")
-    run = subprocess.run([ELECTKIT, "cluster", "--dir", str(target), *extra],
-                         capture_output=True, text=True, timeout=30)
+    run = subprocess.run(
+        [ELECTKIT, "cluster", "--dir", str(target), *extra],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert run.returncode == 2 and needle in run.stderr
     assert len(run.stderr.strip().splitlines()) == 1 and "Traceback" not in run.stderr

@@ -66,9 +66,12 @@ def test_random_sigkills_never_break_election_safety(tmp_path: Path) -> None:
     )
     # Kills that landed mid-election: the victim's last logged state had no known leader
     # (a candidate, or a follower whose term has no leader yet).
-    mid_election = sum(1 for events in logs.values()
-                       for before, after in zip(events, events[1:], strict=False)
-                       if after["event"] == "start" and before["state"]["leader"] is None)
+    mid_election = sum(
+        1
+        for events in logs.values()
+        for before, after in zip(events, events[1:], strict=False)
+        if after["event"] == "start" and before["state"]["leader"] is None
+    )
     print(f"{kills} kills, {mid_election} mid-election, {len(leader_terms)} terms with a leader")
     assert mid_election >= 20
     # Restarts recovered the durable vote: a node's first event after a restart is never at a
@@ -77,5 +80,7 @@ def test_random_sigkills_never_break_election_safety(tmp_path: Path) -> None:
         for before, after in zip(events, events[1:], strict=False):
             if after["event"] == "start":
                 assert after["state"]["term"] >= before["state"]["term"]
-                assert before["state"]["term"] < after["state"]["term"] or \
-                    after["state"]["voted_for"] == before["state"]["voted_for"]
+                assert (
+                    before["state"]["term"] < after["state"]["term"]
+                    or after["state"]["voted_for"] == before["state"]["voted_for"]
+                )

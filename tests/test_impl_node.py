@@ -30,7 +30,13 @@ def state(node: Node) -> tuple:
 def test_construction_is_restart_from_storage() -> None:
     s = fresh(2, term=5, voted_for=3).snapshot()
     assert (s.id, s.term, s.voted_for, s.role, s.votes, s.leader) == (
-        2, 5, 3, Role.FOLLOWER, frozenset(), None)
+        2,
+        5,
+        3,
+        Role.FOLLOWER,
+        frozenset(),
+        None,
+    )
 
 
 def test_timeout_starts_election_and_persists_before_requests() -> None:
@@ -151,8 +157,10 @@ def test_bad_construction_is_refused() -> None:
 
 # ---- an in-memory cluster, driven by random schedules (a MODEL.md net: nothing is removed) --
 
-def _net_step(nodes: dict[int, Node], net: list[Message], elected: set, stores: dict,
-              choice: int, pick: int) -> None:
+
+def _net_step(
+    nodes: dict[int, Node], net: list[Message], elected: set, stores: dict, choice: int, pick: int
+) -> None:
     ids = sorted(nodes)
     node_id = ids[pick % len(ids)]
     if choice == 0:
@@ -178,8 +186,10 @@ def _net_step(nodes: dict[int, Node], net: list[Message], elected: set, stores: 
 
 
 @settings(max_examples=150, deadline=None)
-@given(n=st.integers(1, 5), steps=st.lists(st.tuples(st.integers(0, 6), st.integers(0, 99)),
-                                           max_size=80))
+@given(
+    n=st.integers(1, 5),
+    steps=st.lists(st.tuples(st.integers(0, 6), st.integers(0, 99)), max_size=80),
+)
 def test_random_schedules_keep_election_safety_and_lemmas(n: int, steps: list) -> None:
     ids = list(range(1, n + 1))
     stores = {i: Durable(0, None) for i in ids}
@@ -208,10 +218,12 @@ def test_random_schedules_keep_election_safety_and_lemmas(n: int, steps: list) -
 
 def test_impl_node_imports_no_io() -> None:
     tree = ast.parse((IMPL / "node.py").read_text())
-    imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import)
-                for a in n.names}
-    imported |= {n.module.split(".")[0] for n in ast.walk(tree)
-                 if isinstance(n, ast.ImportFrom) and n.module}
+    imported = {
+        a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names
+    }
+    imported |= {
+        n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module
+    }
     assert not imported & {"asyncio", "socket", "time", "os", "io", "pathlib", "selectors"}
 
 
@@ -219,8 +231,13 @@ def test_impl_imports_neither_spec_nor_checker() -> None:
     for path in IMPL.rglob("*.py"):
         tree = ast.parse(path.read_text())
         for n in ast.walk(tree):
-            names = ([a.name for a in n.names] if isinstance(n, ast.Import)
-                     else [n.module or ""] if isinstance(n, ast.ImportFrom) else [])
+            names = (
+                [a.name for a in n.names]
+                if isinstance(n, ast.Import)
+                else [n.module or ""]
+                if isinstance(n, ast.ImportFrom)
+                else []
+            )
             for name in names:
                 assert name.split(".")[0] not in {"spec", "checker"}, f"{path} imports {name}"
 

@@ -24,9 +24,15 @@ KEY = b"s" * 32
 
 
 def _config(tmp: Path, node_id: int, ports: dict[int, int], **kw: object) -> ServerConfig:
-    return ServerConfig(node_id=node_id, addresses={i: ("127.0.0.1", p) for i, p in ports.items()},
-                        data_dir=tmp / f"n{node_id}", cluster_id="t", key=KEY,
-                        event_log=tmp / f"n{node_id}" / "events.jsonl", **kw)  # type: ignore[arg-type]
+    return ServerConfig(
+        node_id=node_id,
+        addresses={i: ("127.0.0.1", p) for i, p in ports.items()},
+        data_dir=tmp / f"n{node_id}",
+        cluster_id="t",
+        key=KEY,
+        event_log=tmp / f"n{node_id}" / "events.jsonl",
+        **kw,
+    )  # type: ignore[arg-type]
 
 
 async def _until(predicate, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
@@ -42,12 +48,21 @@ def test_three_servers_in_one_loop_elect_with_callbacks(tmp_path: Path) -> None:
     async def main() -> None:
         ports = {i: free_port(socket.SOCK_DGRAM) for i in (1, 2, 3)}
         events: list[tuple[int, str, int]] = []
-        servers = {i: ElectionServer(
-            _config(tmp_path, i, ports, status_port=None, election_timeout=(0.05, 0.1),
-                    heartbeat_interval=0.01),
-            on_elected=lambda t, i=i: events.append((i, "elected", t)),
-            on_stepped_down=lambda t, i=i: events.append((i, "stepped_down", t)))
-            for i in ports}
+        servers = {
+            i: ElectionServer(
+                _config(
+                    tmp_path,
+                    i,
+                    ports,
+                    status_port=None,
+                    election_timeout=(0.05, 0.1),
+                    heartbeat_interval=0.01,
+                ),
+                on_elected=lambda t, i=i: events.append((i, "elected", t)),
+                on_stepped_down=lambda t, i=i: events.append((i, "stepped_down", t)),
+            )
+            for i in ports
+        }
         for server in servers.values():
             await server.start()
         try:
@@ -71,7 +86,8 @@ def test_three_servers_in_one_loop_elect_with_callbacks(tmp_path: Path) -> None:
                 servers[i].partition(set())
             await _until(lambda: (leader, "stepped_down", servers[leader].term) in events)
             assert VoteStore(tmp_path / f"n{leader}").load() == Durable(
-                servers[leader].term, servers[leader].status()["voted_for"])
+                servers[leader].term, servers[leader].status()["voted_for"]
+            )
         finally:
             for server in servers.values():
                 await server.stop()
@@ -88,8 +104,9 @@ def _bad(draw_bytes: bytes, kind: int) -> bytes:
     return (codec if kind == 1 else other).encode(msg)
 
 
-@settings(max_examples=60, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(st.lists(st.tuples(st.binary(max_size=700), st.integers(0, 2)), min_size=1, max_size=40))
 def test_fuzzed_datagrams_never_change_term_or_vote(tmp_path: Path, datagrams: list) -> None:
     data_dir = tmp_path / "fuzz"
@@ -98,8 +115,9 @@ def test_fuzzed_datagrams_never_change_term_or_vote(tmp_path: Path, datagrams: l
 
     async def main() -> None:
         ports = {1: free_port(socket.SOCK_DGRAM), 2: 1, 3: 2}
-        server = ElectionServer(_config(data_dir, 1, ports, status_port=None,
-                                        election_timeout=(600.0, 600.0)))
+        server = ElectionServer(
+            _config(data_dir, 1, ports, status_port=None, election_timeout=(600.0, 600.0))
+        )
         await server.start()
         try:
             before = server.status()
@@ -123,8 +141,14 @@ def test_fuzzed_datagrams_never_change_term_or_vote(tmp_path: Path, datagrams: l
 def test_failed_vote_write_stops_the_node_before_sending(tmp_path: Path) -> None:
     async def main() -> None:
         ports = {1: free_port(socket.SOCK_DGRAM), 2: free_port(socket.SOCK_DGRAM)}
-        config = _config(tmp_path, 1, ports, status_port=None, election_timeout=(0.02, 0.03),
-                         heartbeat_interval=0.01)
+        config = _config(
+            tmp_path,
+            1,
+            ports,
+            status_port=None,
+            election_timeout=(0.02, 0.03),
+            heartbeat_interval=0.01,
+        )
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as peer:
             peer.bind(("127.0.0.1", ports[2]))
             peer.setblocking(False)
@@ -142,6 +166,7 @@ def test_failed_vote_write_stops_the_node_before_sending(tmp_path: Path) -> None
 
 def test_bad_config_is_refused(tmp_path: Path) -> None:
     from impl.errors import ConfigError
+
     with pytest.raises(ConfigError, match="no address"):
         _config(tmp_path, 4, {1: 1})
     with pytest.raises(ConfigError, match="heartbeat"):

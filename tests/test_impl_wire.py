@@ -64,11 +64,23 @@ def test_truncated_and_extended_are_refused(msg: Message, k: int) -> None:
     assert _reason(good + b"\0" * k) == "bad-mac"
 
 
-def _forge(kind: int, cid: bytes, term: int, src: int, dst: int, granted: int,
-           key: bytes = KEY, version: int = 1) -> bytes:
+def _forge(
+    kind: int,
+    cid: bytes,
+    term: int,
+    src: int,
+    dst: int,
+    granted: int,
+    key: bytes = KEY,
+    version: int = 1,
+) -> bytes:
     import struct
-    body = (struct.pack("!2sBBB", b"EK", version, kind, len(cid)) + cid
-            + struct.pack("!QIIB", term, src, dst, granted))
+
+    body = (
+        struct.pack("!2sBBB", b"EK", version, kind, len(cid))
+        + cid
+        + struct.pack("!QIIB", term, src, dst, granted)
+    )
     return body + hmac.digest(key, body, hashlib.sha256)
 
 

@@ -84,9 +84,7 @@ def test_cti_is_shrunk_to_a_small_universe():
 
 def test_nonvacuity():
     results = P.nonvacuity()
-    assert [c.lemma for c in results] == ["LeaderReachable"] + [
-        f"Enabled({a})" for a in L.ACTIONS
-    ]
+    assert [c.lemma for c in results] == ["LeaderReachable"] + [f"Enabled({a})" for a in L.ACTIONS]
     assert all(c.verdict == "ok" for c in results)
 
 
@@ -215,9 +213,9 @@ def test_lemmas_hold_on_every_reachable_state(servers, max_term):
     result = explore(model, symmetry=True)
     assert result.verdict == "ok", result.property
     # every orbit of the reachable states (MODEL.md's reference figures where it gives them)
-    assert result.distinct_states == {(2, 2): 263, (3, 1): 191, (3, 2): 151_784}[
-        (servers, max_term)
-    ]
+    assert (
+        result.distinct_states == {(2, 2): 263, (3, 1): 191, (3, 2): 151_784}[(servers, max_term)]
+    )
     assert "LeaderElected" in result.witnessed
 
 
@@ -270,8 +268,12 @@ def test_logic_lemmas_agree_with_counterparts_on_reachable_states():
 def _interpretation(s, state):
     """The concrete state as values for the cells of a finite logic state."""
     roles = {"follower": L.FOLLOWER, "candidate": L.CANDIDATE, "leader": L.LEADER}
-    rel_of = {("RequestVote", None): "request_vote", ("Vote", True): "grant",
-              ("Vote", False): "deny", ("Heartbeat", None): "heartbeat"}
+    rel_of = {
+        ("RequestVote", None): "request_vote",
+        ("Vote", True): "grant",
+        ("Vote", False): "deny",
+        ("Heartbeat", None): "heartbeat",
+    }
     net = {(rel_of[(m.kind, m.granted)], m.term, m.src - 1, m.dst - 1) for m in state.net}
     values = []
     for name in L.SIGNATURE:
@@ -298,8 +300,7 @@ def _interpretation(s, state):
 
 def test_quorum_intersection_axiom_matches_majorities_for_small_n():
     for n in range(1, 7):
-        majorities = [set(q) for k in range(n + 1) for q in combinations(range(n), k)
-                      if 2 * k > n]
+        majorities = [set(q) for k in range(n + 1) for q in combinations(range(n), k) if 2 * k > n]
         assert all(a & b for a in majorities for b in majorities)
 
 
