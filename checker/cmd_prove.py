@@ -99,7 +99,10 @@ def run(args: argparse.Namespace) -> int:
     bmc = None
     trace_path = None
     if args.variant is not None:
-        bmc = P.bmc(args.variant, args.depth)
+        try:
+            bmc = P.bmc(args.variant, args.depth)
+        except P.ProofIncomplete as exc:
+            raise ElectkitError(str(exc)) from None
         if bmc.found:
             say("")
             say(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from checker.explore import explore
 from spec.raft_election import VARIANTS, RaftElection
 
 DEFAULT_SERVERS, DEFAULT_MAX_TERM = 3, 2
-TRACES_DIR = Path("traces")
+PROJECT_TRACES = Path(__file__).resolve().parent.parent / "traces"
 
 
 @dataclass
@@ -103,14 +104,14 @@ def stage_prove() -> Stage:
     return Stage("proof (all N, T)", passed, summary, details={"checks": len(checks)})
 
 
-def stage_replay() -> Stage:
+def stage_replay(traces: Path) -> Stage:
     """Every trace of the corpus conforms or diverges as its #meta says."""
     replay = importlib.import_module("checker.replay")
-    outcome = replay.replay_for_gate(TRACES_DIR)
+    outcome = replay.replay_for_gate(traces)
     return Stage("conformance (traces/)", outcome["passed"], outcome["summary"], details=outcome)
 
 
-STAGES: dict[str, Callable[[], Stage]] = {
+STAGES: dict[str, Callable[..., Stage]] = {
     "check": stage_check,
     "variants": stage_variants,
     "prove": stage_prove,
@@ -122,6 +123,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--junit", metavar="PATH", help="write JUnit XML, one case per stage")
     parser.add_argument("--json", action="store_true", help="end with one JSON line on stdout")
     parser.add_argument(
+        "--traces",
+        metavar="DIR",
+        help="the corpus the conformance stage replays (default: ./traces if it exists, "
+        "else the project's traces/)",
+    )
+    parser.add_argument(
         "--only",
         action="append",
         choices=list(STAGES),
@@ -130,10 +137,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def run_stage(name: str) -> Stage:
+def run_stage(name: str, traces: Path) -> Stage:
     start = time.perf_counter()
     try:
-        stage = STAGES[name]()
+        stage = STAGES[name](traces) if name == "replay" else STAGES[name]()
     except ModuleNotFoundError as exc:
         stage = Stage(name, False, f"not available: {exc}")
     except ElectkitError as exc:
@@ -142,12 +149,28 @@ def run_stage(name: str) -> Stage:
     return stage
 
 
+def corpus_dir(option: str | None) -> Path:
+    """The corpus to replay: the option, else ./traces, else the project's own traces/."""
+    if option is not None:
+        path = Path(option)
+    else:
+        path = Path("traces") if Path("traces").is_dir() else PROJECT_TRACES
+    if not path.is_dir():
+        raise ElectkitError(f"--traces: {path} is not a folder of trace files")
+    return path
+
+
 def run(args: argparse.Namespace) -> int:
     console = Console(stderr=args.json, highlight=False)
+    traces = corpus_dir(args.traces)
+    if args.junit:  # refuse an unwritable report path before minutes of work, not after
+        junit = Path(args.junit)
+        if junit.is_dir() or (junit.parent.exists() and not os.access(junit.parent, os.W_OK)):
+            raise ElectkitError(f"--junit: cannot write {junit}")
     stages = []
     for name in args.only or list(STAGES):
         with console.status(f"verify: {name} ...", spinner="dots"):
-            stage = run_stage(name)
+            stage = run_stage(name, traces)
         mark = "[green]pass[/]" if stage.passed else "[red]FAIL[/]"
         console.print(f"{mark}  {stage.name:<26} {stage.summary}  ({stage.seconds:.1f} s)")
         stages.append(stage)

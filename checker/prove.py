@@ -77,6 +77,21 @@ def _solver() -> z3.Solver:
     return solver
 
 
+class ProofIncomplete(Exception):
+    """z3 answered unknown (a timeout): nothing may be concluded from that query."""
+
+
+def solve(solver) -> z3.CheckSatResult:
+    """``solver.check()``, except that Ctrl-C stays Ctrl-C: z3 catches the signal and answers
+    ``unknown``, which must not be read as "no model" (a shorter BMC run would be missed)."""
+    answer = solver.check()
+    if answer == z3.unknown:
+        reason = solver.reason_unknown()
+        if "interrupt" in reason or "cancel" in reason:
+            raise KeyboardInterrupt
+    return answer
+
+
 def _verdict(answer: z3.CheckSatResult) -> str:
     if answer == z3.unsat:
         return "ok"
@@ -159,7 +174,7 @@ def _query(
     started = time.perf_counter()
     solver.push()
     solver.add(z3.Not(goal))
-    answer = solver.check()
+    answer = solve(solver)
     seconds = time.perf_counter() - started
     check = Check(kind, lemma, action, _verdict(answer), seconds)
     if answer == z3.sat and want_cti:
@@ -205,17 +220,17 @@ def shrink_model(
             )
             if _try(solver, total):
                 solver.add(total)
-        solver.check()
+        solve(solver)
     if pre is not None:
         _quiet(solver, pre, elems["n"], elems["t"])
-    solver.check()
+    solve(solver)
     return solver.model(), {L.Node: elems["n"], L.Term: elems["t"], L.Quorum: elems["q"]}
 
 
 def _try(solver: z3.Solver, extra: z3.BoolRef) -> bool:
     solver.push()
     solver.add(extra)
-    ok = solver.check() == z3.sat
+    ok = solve(solver) == z3.sat
     solver.pop()
     return ok
 
@@ -227,7 +242,7 @@ def _quiet(solver: z3.Solver, pre: L.State, nodes: list, terms: list) -> None:
         atoms += [getattr(pre, rel)(u, a, b) for u in terms for a in nodes for b in nodes]
     atoms += [pre.votes(a, b) for a in nodes for b in nodes]
     atoms += [pre.voted_for(a, b) for a in nodes for b in nodes]
-    solver.check()
+    solve(solver)
     model = solver.model()
     for atom in atoms:
         # false now: pin it (the current model still fits); true: keep it only if needed
@@ -235,7 +250,7 @@ def _quiet(solver: z3.Solver, pre: L.State, nodes: list, terms: list) -> None:
             solver.add(z3.Not(atom))
         elif _try(solver, z3.Not(atom)):
             solver.add(z3.Not(atom))
-            solver.check()
+            solve(solver)
             model = solver.model()
 
 
@@ -428,7 +443,7 @@ def majority_check(variant: str | None = None) -> Majority:
     opt.add(is_quorum(size_a), is_quorum(size_b), both == 0)
     opt.minimize(n)
     rule = quorum_rule(variant)
-    if opt.check() != z3.sat:
+    if solve(opt) != z3.sat:
         return Majority(True, rule, time.perf_counter() - started)
     m = opt.model()
     value = {v: m.eval(v, True).as_long() for v in (n, only_a, only_b)}
@@ -494,7 +509,7 @@ def nonvacuity(variant: str | None = None, depth: int = 3) -> list[Check]:
     )
     solver = _solver()
     solver.add(*run.formula, goal)
-    answer = solver.check()
+    answer = solve(solver)
     out.append(
         Check("sat", "LeaderReachable", None, _sat_verdict(answer), time.perf_counter() - started)
     )
@@ -510,7 +525,7 @@ def nonvacuity(variant: str | None = None, depth: int = 3) -> list[Check]:
                 "sat",
                 f"Enabled({action.name})",
                 action.name,
-                _sat_verdict(solver.check()),
+                _sat_verdict(solve(solver)),
                 time.perf_counter() - started,
             )
         )
@@ -580,7 +595,13 @@ def bmc(variant: str | None, max_depth: int = 8) -> BmcResult:
             solver = _solver()
             solver.add(*run.formula, z3.Not(L.election_safety(d, run.states[-1])))
             queries += 1
-            if solver.check() == z3.sat:
+            answer = solve(solver)
+            if answer == z3.unknown:
+                raise ProofIncomplete(
+                    f"BMC at depth {k}, N={n}: z3 answered unknown "
+                    f"({solver.reason_unknown()}); no shortest run can be claimed"
+                )
+            if answer == z3.sat:
                 actions = _concrete_actions(run, solver.model())
                 return BmcResult(variant, k, time.perf_counter() - started, queries, n, actions)
     return BmcResult(variant, max_depth, time.perf_counter() - started, queries)

@@ -31,6 +31,7 @@ from impl.node import Durable
 FORMAT = "electkit-vote"
 VERSION = 1
 FILE_NAME = "vote.json"
+MAX_TERM = 2**63 - 1  # well inside the wire's 64 bits, with room for every election to come
 _MAX_SIZE = 4096  # a valid record is ~100 bytes; anything far larger is not ours
 
 
@@ -69,6 +70,10 @@ def decode_record(data: bytes, path: Path) -> Durable:
     if set(record) != {"format", "version", "term", "voted_for", "crc32"}:
         raise bad(f"unexpected fields {sorted(record)}")
     term, voted_for = record["term"], record["voted_for"]
+    if type(term) is int and term > MAX_TERM:
+        # The wire carries 64-bit terms, and a timeout adds one: a larger stored term could
+        # never be sent, and the node would sit silent.
+        raise bad(f"term {term} is beyond the largest term the wire can carry ({MAX_TERM})")
     try:
         durable = Durable(term, voted_for)
     except MessageError as exc:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from checker.corpus import REQUIRED_FEATURES, features
-from checker.replay import collect_traces, replay_file
+from checker.replay import corpus_traces, replay_file
 from checker.traces import read_trace
 from tests.conftest import ROOT
 
-CORPUS = collect_traces([str(ROOT / "traces")])
+CORPUS = corpus_traces(ROOT / "traces")
 
 
 def test_corpus_is_not_empty():

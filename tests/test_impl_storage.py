@@ -82,3 +82,15 @@ def test_unwritable_directory_raises_storage_error(tmp_path: Path) -> None:
     blocker.write_text("not a directory")
     with pytest.raises(StorageError, match="cannot save vote"):
         VoteStore(blocker / "sub").save(Durable(1, 1))
+
+
+def test_a_term_the_wire_cannot_carry_is_refused(tmp_path):
+    from impl.errors import StorageError
+    from impl.node import Durable
+    from impl.storage import MAX_TERM, VoteStore, encode_record
+
+    (tmp_path / "vote.json").write_bytes(encode_record(Durable(2**64, None)))
+    with pytest.raises(StorageError, match="beyond the largest term"):
+        VoteStore(tmp_path).load()
+    (tmp_path / "vote.json").write_bytes(encode_record(Durable(MAX_TERM, None)))
+    assert VoteStore(tmp_path).load().term == MAX_TERM
