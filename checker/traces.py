@@ -132,6 +132,7 @@ def trace_from_itf(doc: Any, where: str = "<trace>") -> Trace:
     """The :class:`Trace` of a parsed ITF document, checked against its model."""
     from checker.schema import validate_itf
 
+    doc = _normalize(doc, where, [])
     validate_itf(doc, where)
     meta = doc["#meta"]
     params = dict(meta.get("parameters", {}))
@@ -174,6 +175,33 @@ def trace_from_itf(doc: Any, where: str = "<trace>") -> Trace:
         current = step.state
     trace_meta = {k: v for k, v in meta.items() if k not in ("spec", "parameters")}
     return Trace(model, init, steps, trace_meta)
+
+
+def _normalize(value: Any, where: str, path: list) -> Any:
+    """ITF integers may be written ``{"#bigint": "12"}`` (Quint, Apalache): read them as ints.
+    ITF has no floats: a ``1.0`` is refused rather than quietly taken for ``1``."""
+    if isinstance(value, dict):
+        if set(value) == {"#bigint"} and isinstance(value["#bigint"], str):
+            try:
+                return int(value["#bigint"])
+            except ValueError:
+                raise TraceError(
+                    f"{where}: {_where(path)}: {value['#bigint']!r} is not an integer"
+                ) from None
+        return {k: _normalize(v, where, [*path, k]) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_normalize(v, where, [*path, i]) for i, v in enumerate(value)]
+    if isinstance(value, float):
+        raise TraceError(
+            f"{where}: {_where(path)}: {value!r} is not an integer (ITF has no floats)"
+        )
+    return value
+
+
+def _where(path: list) -> str:
+    if len(path) >= 2 and path[0] == "states":
+        return f"step {path[1]}: field " + (".".join(str(p) for p in path[2:]) or "(the state)")
+    return "header: field " + (".".join(str(p) for p in path) or "(top level)")
 
 
 def _check_servers(model: Model, params: Mapping[str, Any], where: str) -> None:

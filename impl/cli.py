@@ -36,31 +36,48 @@ def _say(message: str) -> None:
 def configure_node(parser: argparse.ArgumentParser) -> None:
     """Options of `electkit node`."""
     parser.add_argument("--id", required=True, help="this server's id (an int >= 1)")
-    parser.add_argument("--peer", action="append", default=[], metavar="ID=HOST:PORT",
-                        help="UDP address of a server, this one included; repeat per server")
+    parser.add_argument(
+        "--peer",
+        action="append",
+        default=[],
+        metavar="ID=HOST:PORT",
+        help="UDP address of a server, this one included; repeat per server",
+    )
     parser.add_argument("--data-dir", required=True, help="directory of the durable vote")
-    parser.add_argument("--key-file", required=True,
-                        help="file holding the cluster key in hex (at least 16 bytes)")
+    parser.add_argument(
+        "--key-file", required=True, help="file holding the cluster key in hex (at least 16 bytes)"
+    )
     parser.add_argument("--cluster-id", default="electkit", help="cluster name on the wire")
     parser.add_argument("--status-host", default="127.0.0.1", help="status endpoint host")
     parser.add_argument("--status-port", default="0", help="status endpoint port (0: any)")
-    parser.add_argument("--election-timeout", default="150-300", metavar="LOW-HIGH",
-                        help="election timeout range in ms (default 150-300)")
-    parser.add_argument("--heartbeat", default="50", metavar="MS",
-                        help="heartbeat interval in ms (default 50)")
-    parser.add_argument("--event-log", default=None,
-                        help="JSON-lines event log (default DATA_DIR/events.jsonl)")
-    parser.add_argument("--fault-injection", action="store_true",
-                        help="serve POST /admin/partition on the status port (for tests)")
+    parser.add_argument(
+        "--election-timeout",
+        default="150-300",
+        metavar="LOW-HIGH",
+        help="election timeout range in ms (default 150-300)",
+    )
+    parser.add_argument(
+        "--heartbeat", default="50", metavar="MS", help="heartbeat interval in ms (default 50)"
+    )
+    parser.add_argument(
+        "--event-log", default=None, help="JSON-lines event log (default DATA_DIR/events.jsonl)"
+    )
+    parser.add_argument(
+        "--fault-injection",
+        action="store_true",
+        help="serve POST /admin/partition on the status port (for tests)",
+    )
 
 
-def _int(text: str, what: str, minimum: int = 0) -> int:
+def _int(text: str, what: str, minimum: int = 0, maximum: int | None = None) -> int:
     try:
         value = int(text)
     except ValueError:
         raise ImplError(f"{what}: expected an integer, got {text!r}") from None
     if value < minimum:
         raise ImplError(f"{what}: must be >= {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ImplError(f"{what}: must be <= {maximum}, got {value}")
     return value
 
 
@@ -74,7 +91,7 @@ def _parse_peers(specs: list[str]) -> dict[int, tuple[str, int]]:
         node_id = _int(ident, f"--peer {spec!r} id", 1)
         if node_id in peers:
             raise ImplError(f"--peer: server {node_id} is given twice")
-        peers[node_id] = (host, _int(port, f"--peer {spec!r} port", 1))
+        peers[node_id] = (host, _int(port, f"--peer {spec!r} port", 1, 65535))
     return peers
 
 
@@ -90,7 +107,7 @@ def _parse_range(text: str) -> tuple[float, float]:
 
 def _read_key(path: str) -> bytes:
     try:
-        text = Path(path).read_text().strip()
+        text = Path(path).read_bytes().decode("ascii", errors="replace").strip()
     except OSError as exc:
         raise ImplError(f"--key-file {path}: cannot read ({exc.strerror})") from None
     try:
@@ -107,17 +124,24 @@ def node_config(args: argparse.Namespace) -> ServerConfig:
     node_id = _int(args.id, "--id", 1)
     peers = _parse_peers(args.peer)
     if node_id not in peers:
-        raise ImplError(f"--id {node_id}: give this server's own address with --peer "
-                        f"{node_id}=HOST:PORT (known: {sorted(peers)})")
+        raise ImplError(
+            f"--id {node_id}: give this server's own address with --peer "
+            f"{node_id}=HOST:PORT (known: {sorted(peers)})"
+        )
     data_dir = Path(args.data_dir)
     return ServerConfig(
-        node_id=node_id, addresses=peers, data_dir=data_dir, cluster_id=args.cluster_id,
-        key=_read_key(args.key_file), status_host=args.status_host,
-        status_port=_int(args.status_port, "--status-port"),
+        node_id=node_id,
+        addresses=peers,
+        data_dir=data_dir,
+        cluster_id=args.cluster_id,
+        key=_read_key(args.key_file),
+        status_host=args.status_host,
+        status_port=_int(args.status_port, "--status-port", 0, 65535),
         election_timeout=_parse_range(args.election_timeout),
         heartbeat_interval=_int(args.heartbeat, "--heartbeat", 1) / 1000,
         event_log=Path(args.event_log) if args.event_log else data_dir / "events.jsonl",
-        fault_injection=args.fault_injection)
+        fault_injection=args.fault_injection,
+    )
 
 
 async def _serve(config: ServerConfig) -> int:
@@ -125,7 +149,8 @@ async def _serve(config: ServerConfig) -> int:
     server = ElectionServer(
         config,
         on_elected=lambda term: _say(f"node {node_id}: elected leader of term {term}"),
-        on_stepped_down=lambda term: _say(f"node {node_id}: stepped down, now in term {term}"))
+        on_stepped_down=lambda term: _say(f"node {node_id}: stepped down, now in term {term}"),
+    )
     await server.start()
     loop = asyncio.get_running_loop()
 
@@ -138,8 +163,10 @@ async def _serve(config: ServerConfig) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, _on_signal)
     host, port = config.addresses[node_id]
-    _say(f"node {node_id}: up, udp {host}:{port}, status "
-         f"http://{config.status_host}:{server.status_port}/status, term {server.term}")
+    _say(
+        f"node {node_id}: up, udp {host}:{port}, status "
+        f"http://{config.status_host}:{server.status_port}/status, term {server.term}"
+    )
     await server.wait_stopped()
     # Stopped cleanly: a late SIGTERM (the cluster's, after the terminal's SIGINT) must not
     # kill the exit. Python resets its own handlers to the default while it shuts down, but
@@ -163,12 +190,18 @@ def configure_cluster(parser: argparse.ArgumentParser) -> None:
     """Options of `electkit cluster`."""
     parser.add_argument("--nodes", required=True, help="number of node processes (N >= 1)")
     parser.add_argument("--dir", required=True, help="directory for cluster.json and data")
-    parser.add_argument("--election-timeout", default="150-300", metavar="LOW-HIGH",
-                        help="election timeout range in ms (default 150-300)")
-    parser.add_argument("--heartbeat", default="50", metavar="MS",
-                        help="heartbeat interval in ms (default 50)")
-    parser.add_argument("--no-fault-injection", action="store_true",
-                        help="do not serve POST /admin/partition")
+    parser.add_argument(
+        "--election-timeout",
+        default="150-300",
+        metavar="LOW-HIGH",
+        help="election timeout range in ms (default 150-300)",
+    )
+    parser.add_argument(
+        "--heartbeat", default="50", metavar="MS", help="heartbeat interval in ms (default 50)"
+    )
+    parser.add_argument(
+        "--no-fault-injection", action="store_true", help="do not serve POST /admin/partition"
+    )
 
 
 def run_cluster(args: argparse.Namespace) -> int:
@@ -180,11 +213,18 @@ def run_cluster(args: argparse.Namespace) -> int:
         low, high = _parse_range(args.election_timeout)
         heartbeat = _int(args.heartbeat, "--heartbeat", 1)
         if heartbeat >= low * 1000:
-            raise ImplError(f"--heartbeat {heartbeat} ms must be below the lowest election "
-                            f"timeout {int(low * 1000)} ms")
-        cluster = LocalCluster(args.dir, size, election_timeout_ms=(int(low * 1000),
-                               int(high * 1000)), heartbeat_ms=heartbeat,
-                               fault_injection=not args.no_fault_injection, output="inherit")
+            raise ImplError(
+                f"--heartbeat {heartbeat} ms must be below the lowest election "
+                f"timeout {int(low * 1000)} ms"
+            )
+        cluster = LocalCluster(
+            args.dir,
+            size,
+            election_timeout_ms=(int(low * 1000), int(high * 1000)),
+            heartbeat_ms=heartbeat,
+            fault_injection=not args.no_fault_injection,
+            output="inherit",
+        )
     except ImplError as exc:
         return _fail(str(exc))
     stopping = False
@@ -203,16 +243,20 @@ def run_cluster(args: argparse.Namespace) -> int:
         manifest = cluster.directory / "cluster.json"
         _say(f"cluster: {size} nodes started, manifest {manifest}")
         for node_id in cluster.ids:
-            _say(f"cluster: node {node_id} pid {cluster.procs[node_id].pid} "
-                 f"status {cluster.status_url(node_id)}")
+            _say(
+                f"cluster: node {node_id} pid {cluster.procs[node_id].pid} "
+                f"status {cluster.status_url(node_id)}"
+            )
         reported: set[int] = set()
         while not stopping:
             time.sleep(0.1)
             for node_id, proc in cluster.procs.items():
                 if proc.poll() is not None and node_id not in reported:
                     reported.add(node_id)
-                    _say(f"cluster: node {node_id} (pid {proc.pid}) exited with "
-                         f"code {proc.returncode}")
+                    _say(
+                        f"cluster: node {node_id} (pid {proc.pid}) exited with "
+                        f"code {proc.returncode}"
+                    )
     finally:
         codes = cluster.stop()
     _say("cluster: stopped " + ", ".join(f"node {i} ({c})" for i, c in sorted(codes.items())))

@@ -138,3 +138,39 @@ def test_sample_is_reproducible_from_the_seed(tmp_path):
     )
     assert other.returncode == 0
     assert next((tmp_path / "c").iterdir()).read_text() != a[0].read_text()
+
+
+def test_itf_bigints_are_read_and_floats_refused(tmp_path):
+    doc = good_doc()
+    doc["states"][1]["term"]["#map"][0][1] = {"#bigint": "1"}  # as Quint and Apalache write it
+    big = tmp_path / "big.itf.json"
+    big.write_text(json.dumps(doc))
+    assert run("replay", str(big)).returncode == 0
+    doc["states"][1]["term"]["#map"][0][1] = 1.0
+    flt = tmp_path / "float.itf.json"
+    flt.write_text(json.dumps(doc))
+    proc = run("replay", str(flt))
+    assert proc.returncode == 2 and "step 1: field term" in proc.stderr
+    assert "not an integer" in proc.stderr
+
+
+def test_a_trace_cannot_name_code_to_run(tmp_path):
+    evil = tmp_path / "evil.py"
+    marker = tmp_path / "ran"
+    evil.write_text(f"open({str(marker)!r}, 'w').write('x')\nclass X: pass\n")
+    doc = good_doc()
+    doc["#meta"]["spec"] = f"{evil}:X"
+    path = tmp_path / "evil.itf.json"
+    path.write_text(json.dumps(doc))
+    proc = run("replay", str(path))
+    assert proc.returncode == 2 and "unknown spec" in proc.stderr
+    assert not marker.exists()
+
+
+def test_recorded_sends_must_match_the_action(tmp_path):
+    doc = good_doc()
+    doc["states"][1]["#meta"]["sends"] = []
+    path = tmp_path / "sends.itf.json"
+    path.write_text(json.dumps(doc))
+    proc = run("replay", str(path))
+    assert proc.returncode == 2 and "step 1: field #meta.sends" in proc.stderr

@@ -323,3 +323,34 @@ def test_bad_cluster_options_are_one_line(tmp_path: Path, extra: list[str], need
     )
     assert run.returncode == 2 and needle in run.stderr
     assert len(run.stderr.strip().splitlines()) == 1 and "Traceback" not in run.stderr
+
+
+def test_node_refuses_ports_out_of_range_in_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    key = tmp_path / "key"
+    key.write_text("ab" * 16)
+    electkit = str(Path(sys.executable).with_name("electkit"))
+    for extra in (
+        ["--peer", "1=127.0.0.1:99999"],
+        ["--peer", "1=127.0.0.1:9999", "--status-port", "70000"],
+    ):
+        proc = subprocess.run(
+            [
+                electkit,
+                "node",
+                "--id",
+                "1",
+                "--data-dir",
+                str(tmp_path / "d"),
+                "--key-file",
+                str(key),
+                *extra,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+        assert "65535" in proc.stderr
