@@ -45,7 +45,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no tables, only the JSON line")
 
 
-MAX_SERVERS, MAX_TERM, MAX_SYMMETRIC_SERVERS = 9, 20, 7
+MAX_SERVERS, MAX_TERM, MAX_SYMMETRIC_SERVERS = 9, 20, 5
 CLI_DEFAULTS = {"servers": 3, "max_term": 2, "restart": True, "variant": None}
 
 
@@ -121,6 +121,8 @@ def check_model(args: argparse.Namespace, console: Console) -> tuple[Result, str
                 "--scheduler needs Dask: pip install 'electkit[distributed]'"
             ) from None
     progress = LiveProgress(Console(stderr=True, highlight=False))
+    if not args.quiet:
+        progress.begin()
     try:
         result = explore(
             model,

@@ -23,6 +23,18 @@ class LiveProgress:
         self.next_log = after
         self.live: Live | None = None
 
+    def begin(self) -> None:
+        """On a terminal, say at once that work has started (compiling a large model's tables
+        takes seconds before the first state is explored)."""
+        if self.console.is_terminal and self.live is None:
+            self.live = Live(
+                Text("  compiling the model's tables ...", style="cyan"),
+                console=self.console,
+                refresh_per_second=4,
+                transient=True,
+            )
+            self.live.start()
+
     def __call__(self, p: Progress) -> None:
         if p.seconds < self.after:
             return
