@@ -353,3 +353,26 @@ def test_cli_bad_usage_is_one_line_exit_2(args, needle):
     out = _electkit(*args)
     assert out.returncode == 2
     assert needle in out.stderr and len(out.stderr.strip().splitlines()) == 1
+
+
+def test_ctrl_c_interrupts_the_proof_instead_of_changing_its_answer():
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    electkit = str(Path(sys.executable).with_name("electkit"))
+    proc = subprocess.Popen(
+        [electkit, "prove", "--variant", "stale_votes", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    time.sleep(4)  # inside the BMC, which takes over ten seconds for this variant
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, (out[-500:], err)
+    assert "interrupted" in err and "Traceback" not in err
