@@ -12,7 +12,7 @@ from rich.console import Console
 from checker.errors import EXIT_FAIL, EXIT_OK, ElectkitError
 from checker.explore import Result, explore
 from checker.report import LiveProgress, counterexample_table, coverage_table, summary_table
-from checker.specs import load_model
+from checker.specs import load_model, user_model_errors
 from checker.traces import Trace, write_trace
 from spec.model import ModelError
 from spec.registry import SPECS, VARIANTS
@@ -124,27 +124,20 @@ def check_model(args: argparse.Namespace, console: Console) -> tuple[Result, str
     if not args.quiet:
         progress.begin()
     try:
-        result = explore(
-            model,
-            symmetry=not args.no_symmetry,
-            properties=frozenset(args.property) if args.property else None,
-            workers=args.workers,
-            scheduler=args.scheduler,
-            spec=args.spec,
-            on_progress=None if args.quiet else progress,
-        )
+        with user_model_errors(args.spec):
+            result = explore(
+                model,
+                symmetry=not args.no_symmetry,
+                properties=frozenset(args.property) if args.property else None,
+                workers=args.workers,
+                scheduler=args.scheduler,
+                spec=args.spec,
+                on_progress=None if args.quiet else progress,
+            )
     except ModelError as exc:
         raise ElectkitError(f"{model.name}: {exc}") from None
     except ConnectionError as exc:
         raise ElectkitError(f"--scheduler: {exc}") from None
-    except KeyboardInterrupt:
-        raise
-    except Exception as exc:
-        if args.spec in SPECS:
-            raise  # electkit's own model failed: an internal error, reported by the CLI
-        raise ElectkitError(
-            f"--spec {args.spec}: the model raised {type(exc).__name__}: {exc}"
-        ) from None
     finally:
         progress.stop()
     trace_path = None

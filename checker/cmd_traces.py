@@ -14,8 +14,8 @@ from pathlib import Path
 from checker.cmd_check import model_from_args
 from checker.corpus import build_corpus, features, random_walk
 from checker.errors import EXIT_OK, ElectkitError
+from checker.specs import user_model_errors
 from checker.traces import write_trace
-from spec.registry import SPECS
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -49,14 +49,8 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     written = []
     for index in range(1, args.count + 1):
-        try:
+        with user_model_errors(args.spec):
             walk = random_walk(model, args.steps, rng)
-        except Exception as exc:
-            if args.spec in SPECS:
-                raise  # electkit's own model failed: an internal error, reported by the CLI
-            raise ElectkitError(
-                f"--spec {args.spec}: the model raised {type(exc).__name__}: {exc}"
-            ) from None
         walk.meta = {
             "verdict": "sample",
             "expect": "conforms" if not model.parameters.get("variant") else "diverges",

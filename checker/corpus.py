@@ -16,8 +16,9 @@ import random
 from pathlib import Path
 
 from checker.explore import explore
-from checker.traces import Trace, write_trace
-from spec.model import Model, Step, find_step
+from checker.traces import Trace, trace_from_actions, write_trace
+from spec.actor import action_kind
+from spec.model import Model, find_step
 from spec.raft_election import VARIANTS, RaftElection
 
 REQUIRED_FEATURES = frozenset(
@@ -44,11 +45,6 @@ REQUIRED_FEATURES = frozenset(
         "follower->follower by Restart",
     }
 )
-
-
-def action_kind(step: Step) -> str:
-    m = step.params.get("m")
-    return f"Receive({m.kind})" if m is not None else step.action
 
 
 def features(trace: Trace) -> set[str]:
@@ -155,17 +151,14 @@ def build_corpus(out: Path) -> list[Path]:
     for variant, servers in variant_cases():
         path = out / "variants" / f"{variant}-N{servers}-T2.itf.json"
         written.append(write_trace(variant_trace(variant, servers), path))
-    single = Trace(
+    single = trace_from_actions(
         RaftElection(1, 2),
-        *_steps(
-            RaftElection(1, 2),
-            [
-                ("Timeout", {"s": 1}),
-                ("Heartbeat", {"s": 1}),
-                ("Restart", {"s": 1}),
-                ("Timeout", {"s": 1}),
-            ],
-        ),
+        [
+            ("Timeout", {"s": 1}),
+            ("Heartbeat", {"s": 1}),
+            ("Restart", {"s": 1}),
+            ("Timeout", {"s": 1}),
+        ],
         {
             "verdict": "sample",
             "expect": "conforms",
@@ -178,13 +171,3 @@ def build_corpus(out: Path) -> list[Path]:
         name = f"walk-{index:02d}-N{p['servers']}-T{p['max_term']}.itf.json"
         written.append(write_trace(walk, out / "correct" / name))
     return written
-
-
-def _steps(model: Model, actions):
-    state = model.init_states()[0]
-    init, path = state, []
-    for action, params in actions:
-        step = find_step(model, state, action, params)
-        path.append(step)
-        state = step.state
-    return init, path

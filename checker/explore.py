@@ -114,6 +114,11 @@ class Search:
     bad_index: int = -1
     depth: int = 0
     expanded: int = 0
+    fired: list[int] | None = None  # tallied by parallel workers; None: the kernel's own
+
+    def fired_counts(self) -> list[int]:
+        """How often each action was enabled in an expanded state."""
+        return list(self.fired) if self.fired is not None else self.kernel.fired_counts()
 
     def add_initial_states(self) -> None:
         for st in self.kernel.init:
@@ -224,14 +229,15 @@ def _search_sequential(search: Search, on_progress, progress_every: float) -> No
                 now = time.perf_counter()
                 if now >= next_report:
                     next_report = now + progress_every
-                    on_progress(_progress(search, len(states) - i, now))
+                    on_progress(progress_of(search, len(states) - i, now))
     finally:
         search.bad_index = bad_index
         search.expanded = i
 
 
-def _progress(search: Search, queue: int, now: float) -> Progress:
-    generated = len(search.kernel.init) + sum(search.kernel.fired_counts())
+def progress_of(search: Search, queue: int, now: float) -> Progress:
+    """A snapshot of ``search`` for the live display."""
+    generated = len(search.kernel.init) + sum(search.fired_counts())
     return Progress(len(search.states), generated, queue, search.depth, now - search.start)
 
 
@@ -239,7 +245,8 @@ def _result(
     search: Search, symmetry: bool, properties: frozenset[str] | None, interrupted: bool
 ) -> Result:
     model, kernel = search.model, search.kernel
-    fired = kernel.fired_counts()
+    fired = search.fired_counts()
+    fired += [0] * (len(kernel.action_labels) - len(fired))
     coverage = [
         Coverage(label, fired[aid], search.changed[aid], search.new_states[aid])
         for aid, label in enumerate(kernel.action_labels)

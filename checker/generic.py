@@ -13,6 +13,7 @@ from collections.abc import Hashable
 
 import xxhash
 
+from spec.actor import action_kind
 from spec.model import ActionError, Model, ModelError
 
 
@@ -42,14 +43,10 @@ class GenericKernel:
             _check_hashable(state, "an initial state")
         self.init = [self.canonical(s) if symmetric else s for s in model.init_states()]
 
-    def _label(self, step) -> str:
-        m = step.params.get("m")
-        return f"{step.action}({getattr(m, 'kind', type(m).__name__)})" if m else step.action
-
     def expand(self, state: Hashable) -> list[tuple[int, Hashable]]:
         out = []
         for step in self.model.steps(state):
-            label = self._label(step)
+            label = action_kind(step)
             aid = self._action_ids.get(label)
             if aid is None:
                 aid = self._action_ids[label] = len(self.action_labels)

@@ -21,9 +21,8 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
-from typing import Any
 
-from spec.actor import ActorModel, ActorState
+from spec.actor import ActorModel, ActorState, message_kind
 
 CHUNK_BITS = 12  # permutation tables over 12-bit chunks of the network bits: 4,096 entries each
 NARROW_FROM = 4  # ties among this many renamings are first narrowed by message signatures
@@ -50,28 +49,23 @@ def close_universe(model: ActorModel, symmetric: bool) -> Universe:
     new_messages: deque[Hashable] = deque()
     perms = model.permutations()[1:] if symmetric else []
 
-    def add_local(local: Hashable) -> None:
-        if local not in uni.local_index:
-            uni.local_index[local] = len(uni.locals)
-            uni.locals.append(local)
-            new_locals.append(local)
-            for perm in perms:
-                add_local(model.permute_local(local, perm))
+    def adder(items: list, index: dict, fresh: deque | None, rename) -> Callable:
+        """Append an item not seen before (and, under symmetry, every renaming of it)."""
 
-    def add_message(m: Hashable) -> None:
-        if m not in uni.message_index:
-            uni.message_index[m] = len(uni.messages)
-            uni.messages.append(m)
-            new_messages.append(m)
-            for perm in perms:
-                add_message(model.permute_message(m, perm))
+        def add(item: Hashable) -> None:
+            if item not in index:
+                index[item] = len(items)
+                items.append(item)
+                if fresh is not None:
+                    fresh.append(item)
+                for perm in perms:
+                    add(rename(item, perm))
 
-    def add_history(item: Hashable) -> None:
-        if item not in uni.history_index:
-            uni.history_index[item] = len(uni.history)
-            uni.history.append(item)
-            for perm in perms:
-                add_history(model.permute_history(item, perm))
+        return add
+
+    add_local = adder(uni.locals, uni.local_index, new_locals, model.permute_local)
+    add_message = adder(uni.messages, uni.message_index, new_messages, model.permute_message)
+    add_history = adder(uni.history, uni.history_index, None, model.permute_history)
 
     def add_outcome(outcome) -> None:
         add_local(outcome.local)
@@ -119,11 +113,11 @@ class CompiledKernel:
         self.offsets = [self.low_bits + i * self.local_bits for i in range(n)]
 
         local_names = [name for name, _ in model.local_actions()]
-        kinds = sorted({_message_label(m) for m in uni.messages})
+        kinds = sorted({message_kind(m) for m in uni.messages})
         self.action_labels = local_names + [f"Receive({kind})" for kind in kinds]
         self.receive_ids = {kind: len(local_names) + i for i, kind in enumerate(kinds)}
         self.kind_masks = [
-            sum(1 << i for i, m in enumerate(uni.messages) if _message_label(m) == kind)
+            sum(1 << i for i, m in enumerate(uni.messages) if message_kind(m) == kind)
             for kind in kinds
         ]
         self._build_transition_tables()
@@ -195,7 +189,7 @@ class CompiledKernel:
                 for i, m in to_s:
                     outcome = model.receive(local, m)
                     if not _is_pure_self_loop(outcome, local):
-                        aid = self.receive_ids[_message_label(m)]
+                        aid = self.receive_ids[message_kind(m)]
                         receives.append((1 << i, aid, self._entry(off, outcome)))
                 recv_tab.append(tuple(receives))
             self.servers_tables.append((off, keep, tuple(local_tab), tuple(recv_tab)))
@@ -356,7 +350,7 @@ class CompiledKernel:
             cached = self._canon_cache[hi] = self._best_perms(hi)
         best_hi, which = cached
         if len(which) >= NARROW_FROM:
-            which = self._narrow_by_signature(st, which)
+            which = self._narrow_by_signature(st, hi, which)
         low = st & ((1 << low_bits) - 1)
         best_low = None
         for p in which:
@@ -368,9 +362,9 @@ class CompiledKernel:
                 best_low = renamed
         return (best_hi << low_bits) | best_low
 
-    def _narrow_by_signature(self, st: int, which: tuple[int, ...]) -> tuple[int, ...]:
+    def _narrow_by_signature(self, st: int, hi: int, which: tuple[int, ...]) -> tuple[int, ...]:
         signature = tuple((st & mask).bit_count() for mask in self._signature_masks)
-        key = (st >> self.low_bits, signature)
+        key = (hi, signature)
         kept = self._narrow_cache.get(key)
         if kept is None:
             if len(self._narrow_cache) >= NARROW_CACHE_LIMIT:
@@ -401,10 +395,6 @@ def compile_actor_model(
     """Compile ``model`` into table-driven successor, property and symmetry functions;
     ``only`` limits the ``always`` properties checked to those names."""
     return CompiledKernel(model, symmetric, only)
-
-
-def _message_label(m: Any) -> str:
-    return getattr(m, "kind", type(m).__name__)
 
 
 def _is_pure_self_loop(outcome, local: Hashable) -> bool:

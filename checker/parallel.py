@@ -145,15 +145,15 @@ def search_levels(
     ``scheduler`` (``"local"`` or an address; ``job`` describes the model for its workers)."""
     global _KERNEL, _SYMMETRIC
     _KERNEL, _SYMMETRIC = search.kernel, search.canon is not None
-    fired_total: list[int] = []
-    try:
-        _levels(search, workers, on_progress, every, scheduler, job, fired_total)
-    finally:
-        # Also on Ctrl-C: the coverage and `generated` count what the workers tallied.
-        search.kernel.fired_counts = lambda: list(fired_total)
+    # The tallies are the workers' (the parent's kernel expands nothing); kept on the search,
+    # so they hold what was counted even when Ctrl-C stops it.
+    search.fired = fired_total = []
+    _levels(search, workers, on_progress, every, scheduler, job, fired_total)
 
 
 def _levels(search, workers, on_progress, every, scheduler, job, fired_total) -> None:
+    from checker.explore import progress_of
+
     states, parents, seen = search.states, search.parents, search.seen
     fingerprint, violates = search.fingerprint, search.kernel.violates
     next_report = search.start + every
@@ -164,7 +164,7 @@ def _levels(search, workers, on_progress, every, scheduler, job, fired_total) ->
             size = max(500, (level_end - level_start) // (workers * 4) + 1)
             starts = list(range(level_start, level_end, size))
             chunks = [states[a : min(a + size, level_end)] for a in starts]
-            search.depth += 1 if level_start > 0 or level_end > 0 else 0
+            search.depth += 1
             changed_before, fired_before = list(search.changed), list(fired_total)
             try:
                 results = map_chunks(chunks)
@@ -200,7 +200,7 @@ def _levels(search, workers, on_progress, every, scheduler, job, fired_total) ->
             level_start = level_end
             if on_progress is not None and time.perf_counter() >= next_report:
                 next_report = time.perf_counter() + every
-                on_progress(_snapshot(search, fired_total, len(states) - level_start))
+                on_progress(progress_of(search, len(states) - level_start, time.perf_counter()))
     if search.bad_index < 0 and search.depth > 0:
         search.depth -= 1  # the last level expanded found nothing new
 
@@ -227,11 +227,3 @@ def _add(total: list[int], delta: list[int]) -> None:
         total.extend([0] * (len(delta) - len(total)))
     for i, value in enumerate(delta):
         total[i] += value
-
-
-def _snapshot(search, fired_total: list[int], queue: int):
-    from checker.explore import Progress
-
-    now = time.perf_counter()
-    generated = len(search.kernel.init) + sum(fired_total)
-    return Progress(len(search.states), generated, queue, search.depth, now - search.start)

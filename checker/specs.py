@@ -6,12 +6,14 @@ path/to/file.py:ClassName``); a trace file can name only a known spec.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from checker.errors import ElectkitError
 from spec.model import Model, ModelError
 from spec.registry import SPECS, build_model
 
@@ -33,6 +35,23 @@ def load_model(spec: str, defaults: dict[str, Any] | None = None, **parameters: 
             raise ModelError(f"{spec} does not take the parameter {key!r} (given {value!r})")
     kwargs = {k: v for k, v in parameters.items() if takes_all or k in accepted}
     return factory(**kwargs)
+
+
+@contextlib.contextmanager
+def user_model_errors(spec: str) -> Iterator[None]:
+    """Inside: a failure of a user's model becomes one clear line (exit 2). A failure of one of
+    electkit's own models is a bug of electkit's, and is left to the CLI's internal-error
+    report; electkit's own errors pass through unchanged."""
+    try:
+        yield
+    except (ModelError, ElectkitError, ConnectionError):
+        raise
+    except Exception as exc:
+        if spec in SPECS:
+            raise
+        raise ElectkitError(
+            f"--spec {spec}: the model raised {type(exc).__name__}: {exc}"
+        ) from None
 
 
 def _load_user_spec(spec: str) -> Callable[..., Model]:

@@ -24,6 +24,7 @@ from typing import Any
 
 from checker.errors import ElectkitError
 from spec.model import Model, ModelError, Step, find_step
+from spec.raft_election import message_from_json
 from spec.registry import build_model
 
 FORMAT_VERSION = 1
@@ -268,10 +269,7 @@ def show(value: Any) -> str:
         if value.get("tag") == "Some":
             return show(value["value"])
         if "kind" in value:
-            granted = ""
-            if "granted" in value:
-                granted = ", granted" if value["granted"] else ", denied"
-            return f"{value['kind']}(t{value['term']}, {value['src']}->{value['dst']}{granted})"
+            return str(message_from_json(value))
         return "{" + ", ".join(f"{k}: {show(v)}" for k, v in value.items()) + "}"
     if value is None:
         return "-"

@@ -32,6 +32,19 @@ def _say(message: str) -> None:
     sys.stdout.flush()
 
 
+def _add_timing_options(parser: argparse.ArgumentParser) -> None:
+    """The timers, the same for one node and for a cluster."""
+    parser.add_argument(
+        "--election-timeout",
+        default="150-300",
+        metavar="LOW-HIGH",
+        help="election timeout range in ms (default 150-300)",
+    )
+    parser.add_argument(
+        "--heartbeat", default="50", metavar="MS", help="heartbeat interval in ms (default 50)"
+    )
+
+
 # -- electkit node -------------------------------------------------------------------------
 def configure_node(parser: argparse.ArgumentParser) -> None:
     """Options of `electkit node`."""
@@ -50,15 +63,7 @@ def configure_node(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cluster-id", default="electkit", help="cluster name on the wire")
     parser.add_argument("--status-host", default="127.0.0.1", help="status endpoint host")
     parser.add_argument("--status-port", default="0", help="status endpoint port (0: any)")
-    parser.add_argument(
-        "--election-timeout",
-        default="150-300",
-        metavar="LOW-HIGH",
-        help="election timeout range in ms (default 150-300)",
-    )
-    parser.add_argument(
-        "--heartbeat", default="50", metavar="MS", help="heartbeat interval in ms (default 50)"
-    )
+    _add_timing_options(parser)
     parser.add_argument(
         "--event-log", default=None, help="JSON-lines event log (default DATA_DIR/events.jsonl)"
     )
@@ -190,15 +195,7 @@ def configure_cluster(parser: argparse.ArgumentParser) -> None:
     """Options of `electkit cluster`."""
     parser.add_argument("--nodes", required=True, help="number of node processes (N >= 1)")
     parser.add_argument("--dir", required=True, help="directory for cluster.json and data")
-    parser.add_argument(
-        "--election-timeout",
-        default="150-300",
-        metavar="LOW-HIGH",
-        help="election timeout range in ms (default 150-300)",
-    )
-    parser.add_argument(
-        "--heartbeat", default="50", metavar="MS", help="heartbeat interval in ms (default 50)"
-    )
+    _add_timing_options(parser)
     parser.add_argument(
         "--no-fault-injection", action="store_true", help="do not serve POST /admin/partition"
     )

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from impl.errors import ConfigError
+from impl.eventlog import read_event_log
 
 HOST = "127.0.0.1"
 
@@ -217,7 +218,7 @@ class LocalCluster:
         path = self.event_log(node_id)
         if not path.exists():
             return []
-        return [json.loads(line) for line in path.read_text().splitlines() if line]
+        return read_event_log(path)
 
 
 def single_leader(views: dict[int, dict[str, Any] | None]) -> int | None:

@@ -149,6 +149,17 @@ class ActorModel:
         return [(0, *p) for p in permutations(self.server_ids())]
 
 
+def message_kind(m: Any) -> str:
+    """A message's kind: its ``kind`` field, or its type's name."""
+    return getattr(m, "kind", type(m).__name__)
+
+
+def action_kind(step: Step) -> str:
+    """The action of a step with a delivery split by message kind: ``Receive(Vote)``."""
+    m = step.params.get("m")
+    return f"{step.action}({message_kind(m)})" if m is not None else step.action
+
+
 def _call(label: str, handler: Callable, *args: Any) -> Any:
     """Run one handler; an exception inside it becomes an ActionError naming the action."""
     try:

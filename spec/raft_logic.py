@@ -28,7 +28,7 @@ stated: a server without a term cannot act in the logic, and every real state ha
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import z3
@@ -97,11 +97,6 @@ def make_state(suffix: str) -> State:
     'current_0'
     """
     return State(**{name: z3.Function(name + suffix, *sig) for name, sig in SIGNATURE.items()})
-
-
-def state_fields() -> list[str]:
-    """The names of the state relations, in declaration order."""
-    return [f.name for f in fields(State)]
 
 
 # --- domains: how quantifiers and quorums are built -------------------------------------------

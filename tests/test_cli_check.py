@@ -124,6 +124,17 @@ class Raises(RaftElection):
             raise ZeroDivisionError("boom")
         return super().on_vote(srv, m)
 
+class PropertyRaises(RaftElection):
+    def state_properties(self):
+        return (("Boom", "always", lambda servers, elected: 1 / 0),)
+
+class InitRaises(RaftElection):
+    def init_local(self, s):
+        raise RuntimeError("no init")
+
+class NotAModel:
+    pass
+
 class Unhashable(RaftElection):
     def restart(self, s, srv):
         out = super().restart(s, srv)
@@ -183,3 +194,25 @@ def test_vacuous_bound_exits_1_without_a_trace(tmp_path):
     assert result["vacuous"] is True and result["property"] == "LeaderElected"
     assert result["trace"] is None and not (tmp_path / "traces").exists()
     assert "never witnessed" in proc.stderr
+
+
+SAMPLE = ["traces", "sample", "--count", "1", "--steps", "3", "--seed", "1", "--out", "out"]
+
+
+@pytest.mark.parametrize(
+    ("command", "cls", "needle"),
+    [
+        (["check"], "PropertyRaises", "the model raised ZeroDivisionError"),
+        (["check"], "InitRaises", "the model raised RuntimeError: no init"),
+        (["check"], "NotAModel", "is not a model: it has no init_states()"),
+        (SAMPLE, "InitRaises", "the model raised RuntimeError: no init"),
+        (SAMPLE, "NotAModel", "is not a model: it has no init_states()"),
+    ],
+)
+def test_any_failure_of_a_user_model_is_one_line_exit_2(tmp_path, command, cls, needle):
+    spec = tmp_path / "broken.py"
+    spec.write_text(BROKEN)
+    proc = run(*command, "--spec", f"{spec}:{cls}", cwd=tmp_path, env={"PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0], proc.stderr

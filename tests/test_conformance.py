@@ -170,7 +170,16 @@ def test_leadership_notifications_and_known_leader_are_checked():
 
 
 def test_replayed_nodes_use_real_files(tmp_path):
-    trace = trace_from_actions(RaftElection(3, 2), [("Timeout", {"s": 2})])
-    replay_trace(trace, data_root=str(tmp_path))
+    import json
+
+    from checker.conformance import RaftCluster
+
+    with RaftCluster(3, data_root=str(tmp_path)) as cluster:
+        cluster.apply("Timeout", {"s": 2})
+        files = list(tmp_path.rglob("vote.json"))
+        assert len(files) == 1  # only the node that voted has written
+        record = json.loads(files[0].read_text())
+        assert (record["term"], record["voted_for"]) == (1, 2)
+        cluster.apply("Restart", {"s": 2})  # the rebuilt node reads that file back
+        assert cluster.nodes[2].snapshot().term == 1
     assert list(tmp_path.iterdir()) == []  # cleaned up after the replay
-    assert Path(tmp_path).exists()
