@@ -43,8 +43,13 @@ le = z3.Function("le", Term, Term, z3.BoolSort())
 zero = z3.Const("zero", Term)
 member = z3.Function("member", Node, Quorum, z3.BoolSort())
 
-VARIANTS = ("grant_without_check", "stale_votes", "volatile_vote", "no_step_down",
-            "quorum_off_by_one")
+VARIANTS = (
+    "grant_without_check",
+    "stale_votes",
+    "volatile_vote",
+    "no_step_down",
+    "quorum_off_by_one",
+)
 
 # Message relations, in MODEL.md's words: RequestVote, Vote granted, Vote denied, Heartbeat.
 MESSAGES = {
@@ -255,11 +260,14 @@ class Finite(Domain):
 
     def make_state(self, suffix):
         # Propositional tables instead of uninterpreted functions: much faster for z3.
-        return State(**{
-            name: _Table(self, name + suffix, sig[:-1], sig[-1])
-            for name, sig in SIGNATURE.items()
-            if name != "ghost_quorum"
-        }, ghost_quorum=None)
+        return State(
+            **{
+                name: _Table(self, name + suffix, sig[:-1], sig[-1])
+                for name, sig in SIGNATURE.items()
+                if name != "ghost_quorum"
+            },
+            ghost_quorum=None,
+        )
 
 
 def _conj(*conds: z3.BoolRef | None) -> z3.BoolRef:
@@ -284,8 +292,11 @@ class _Table:
     def __call__(self, *args: z3.ExprRef) -> z3.ExprRef:
         combos: list[tuple[list, tuple[int, ...]]] = [([], ())]
         for sort, arg in zip(self.sorts, args, strict=True):
-            combos = [(c + [cond], idx + (i,)) for c, idx in combos
-                      for cond, i in self.d.options(sort, arg)]
+            combos = [
+                (c + [cond], idx + (i,))
+                for c, idx in combos
+                for cond, i in self.d.options(sort, arg)
+            ]
         if len(combos) == 1:
             return self.cells[combos[0][1]]
         if self.result == z3.BoolSort():
@@ -364,8 +375,9 @@ def transition(
         d.forall([Node], lambda n: post.role(n) == z3.If(n == at, local.role, pre.role(n))),
         d.forall(
             [Node, Node],
-            lambda n, m: post.voted_for(n, m)
-            == z3.If(n == at, local.voted_for(m), pre.voted_for(n, m)),
+            lambda n, m: (
+                post.voted_for(n, m) == z3.If(n == at, local.voted_for(m), pre.voted_for(n, m))
+            ),
         ),
         d.forall(
             [Node, Node],
@@ -392,16 +404,20 @@ def transition(
         out.append(
             d.forall(
                 [Term, Node],
-                lambda t, n: post.elected(t, n)
-                == z3.Or(pre.elected(t, n), z3.And(e.when, t == e.term, n == e.s)),
+                lambda t, n: (
+                    post.elected(t, n)
+                    == z3.Or(pre.elected(t, n), z3.And(e.when, t == e.term, n == e.s))
+                ),
             )
         )
         if isinstance(d, Unbounded):  # the ghost has no meaning in a finite, counted domain
             out.append(
                 d.forall(
                     [Term],
-                    lambda t: post.ghost_quorum(t)
-                    == z3.If(z3.And(e.when, t == e.term), e.q, pre.ghost_quorum(t)),
+                    lambda t: (
+                        post.ghost_quorum(t)
+                        == z3.If(z3.And(e.when, t == e.term), e.q, pre.ghost_quorum(t))
+                    ),
                 )
             )
     return z3.And(out)
@@ -431,9 +447,9 @@ class Action:
     relation: Callable[[Domain, State, State, dict[str, z3.ExprRef]], z3.BoolRef]
     doc: str
 
-    def instantiate(self, d: Domain, pre: State, post: State, tag: str = "") -> tuple[
-        z3.BoolRef, dict[str, z3.ExprRef]
-    ]:
+    def instantiate(
+        self, d: Domain, pre: State, post: State, tag: str = ""
+    ) -> tuple[z3.BoolRef, dict[str, z3.ExprRef]]:
         """The relation with fresh parameter constants named ``<action>.<param><tag>``."""
         p = {name: z3.Const(f"{self.name}.{name}{tag}", sort) for name, sort in self.params}
         guard = [d.param(sort, p[name]) for name, sort in self.params]
@@ -452,7 +468,11 @@ def _timeout(d, pre, post, p):
         d.succ(ts, t),
         d.quorum(lambda x: x == s, q, win),
         transition(
-            d, pre, post, s, local,
+            d,
+            pre,
+            post,
+            s,
+            local,
             sends=[Send("request_vote", z3.BoolVal(True), t, s, lambda b: b != s)],
             elect=Elect(win, t, s, q),
         ),
@@ -465,7 +485,11 @@ def _heartbeat(d, pre, post, p):
         pre.role(s) == LEADER,
         pre.current(s, ts),
         transition(
-            d, pre, post, s, unchanged(pre, s, ts),
+            d,
+            pre,
+            post,
+            s,
+            unchanged(pre, s, ts),
             sends=[Send("heartbeat", z3.BoolVal(True), ts, s, lambda b: b != s)],
         ),
     )
@@ -494,7 +518,11 @@ def _receive_request_vote(d, pre, post, p):
         pre.current(dst, td),
         grant == z3.And(t == a.term, free),
         transition(
-            d, pre, post, dst, local,
+            d,
+            pre,
+            post,
+            dst,
+            local,
             sends=[
                 Send("grant", grant, a.term, dst, lambda b: b == src),
                 Send("deny", z3.Not(grant), a.term, dst, lambda b: b == src),
@@ -547,21 +575,48 @@ _RECEIVE = (("t", Term), ("src", Node), ("dst", Node), ("td", Term))
 ACTIONS: dict[str, Action] = {
     a.name: a
     for a in [
-        Action("Timeout", (("s", Node), ("ts", Term), ("t", Term), ("q", Quorum), ("win", B)),
-               _timeout, "s's election timer fires: the next term, a vote for itself"),
-        Action("Heartbeat", (("s", Node), ("ts", Term)), _heartbeat,
-               "leader s broadcasts Heartbeat in its term"),
-        Action("Restart", (("s", Node), ("ts", Term)), _restart,
-               "s crashes and recovers its term and vote"),
-        Action("ReceiveRequestVote", _RECEIVE + (("granted", B),), _receive_request_vote,
-               "dst handles RequestVote(t, src): grants if t is its term and its vote is free"),
-        Action("ReceiveGrant", _RECEIVE + (("q", Quorum), ("quorum", B), ("win", B)),
-               _receive_grant,
-               "dst counts a granted Vote(t, src); a quorum makes it leader"),
-        Action("ReceiveDenial", _RECEIVE, _receive_deny,
-               "dst handles a denied Vote(t, src): only the term rule"),
-        Action("ReceiveHeartbeat", _RECEIVE, _receive_heartbeat,
-               "dst handles Heartbeat(t, src): a candidate of that term steps down"),
+        Action(
+            "Timeout",
+            (("s", Node), ("ts", Term), ("t", Term), ("q", Quorum), ("win", B)),
+            _timeout,
+            "s's election timer fires: the next term, a vote for itself",
+        ),
+        Action(
+            "Heartbeat",
+            (("s", Node), ("ts", Term)),
+            _heartbeat,
+            "leader s broadcasts Heartbeat in its term",
+        ),
+        Action(
+            "Restart",
+            (("s", Node), ("ts", Term)),
+            _restart,
+            "s crashes and recovers its term and vote",
+        ),
+        Action(
+            "ReceiveRequestVote",
+            _RECEIVE + (("granted", B),),
+            _receive_request_vote,
+            "dst handles RequestVote(t, src): grants if t is its term and its vote is free",
+        ),
+        Action(
+            "ReceiveGrant",
+            _RECEIVE + (("q", Quorum), ("quorum", B), ("win", B)),
+            _receive_grant,
+            "dst counts a granted Vote(t, src); a quorum makes it leader",
+        ),
+        Action(
+            "ReceiveDenial",
+            _RECEIVE,
+            _receive_deny,
+            "dst handles a denied Vote(t, src): only the term rule",
+        ),
+        Action(
+            "ReceiveHeartbeat",
+            _RECEIVE,
+            _receive_heartbeat,
+            "dst handles Heartbeat(t, src): a candidate of that term steps down",
+        ),
     ]
 }
 
@@ -583,9 +638,7 @@ def election_safety(d: Domain, s: State) -> z3.BoolRef:
 
 
 def leader_was_elected(d: Domain, s: State) -> z3.BoolRef:
-    return d.forall(
-        [Node, Term], lambda n, t: z3.Implies(_is_leader_at(s, n, t), s.elected(t, n))
-    )
+    return d.forall([Node, Term], lambda n, t: z3.Implies(_is_leader_at(s, n, t), s.elected(t, n)))
 
 
 def candidate_voted_for_self(d: Domain, s: State) -> z3.BoolRef:
