@@ -12,7 +12,7 @@ import argparse
 import statistics
 import time
 
-from checker import prove as P
+from checker.protocols.raft_election import proof as P
 from spec import raft_logic as L
 
 

@@ -4,6 +4,8 @@ EXIT_OK = 0
 EXIT_FAIL = 1
 EXIT_USAGE = 2
 EXIT_INTERNAL = 3  # a bug in electkit itself
+EXIT_VACUOUS = 4  # every invariant held, but a `sometimes` property was never witnessed
+EXIT_INTERRUPTED = 130
 
 
 class ElectkitError(Exception):

@@ -19,7 +19,16 @@ from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from itertools import permutations
 from typing import Any, NamedTuple
 
-from spec.model import ActionError, ModelError, Permutation, Property, Step
+from spec.model import (
+    ActionError,
+    Model,
+    ModelError,
+    Permutation,
+    Property,
+    Step,
+    record_from_json,
+    record_to_json,
+)
 
 Locals = tuple[Any, ...]
 StatePredicate = Callable[[Locals, frozenset], bool]
@@ -44,18 +53,20 @@ class ActorState(NamedTuple):
     history: frozenset
 
 
-class ActorModel:
+class ActorModel(Model):
     """Base of message-passing models; subclasses fill in the handlers and the properties.
 
-    Subclasses set ``name`` and ``servers`` and define: :meth:`init_local`,
-    :meth:`local_actions`, :meth:`receive`, :meth:`state_properties`,
-    :meth:`message_properties`, the renamings :meth:`permute_local`,
-    :meth:`permute_message`, :meth:`permute_history`, and the JSON view.
-    Messages must have ``src`` and ``dst`` attributes.
+    Subclasses set ``name``, ``servers`` and ``message_type`` and define :meth:`init_local`,
+    :meth:`local_actions`, :meth:`receive` and :meth:`state_properties` (and, if they have
+    any, :meth:`message_properties`). Messages have ``src`` and ``dst`` fields. Optional:
+    symmetry (``symmetric = True`` with the renamings :meth:`permute_local`,
+    :meth:`permute_message`, :meth:`permute_history`); a JSON view of one's own (by default
+    one ITF map per field of the local state, plus ``net`` and ``history``).
     """
 
     name: str = "actor_model"
     servers: int = 1
+    message_type: Any = None  # the message class (a NamedTuple), for reading traces
 
     # --- what a subclass writes -------------------------------------------------------------
     def init_local(self, s: int) -> Hashable:
@@ -79,22 +90,64 @@ class ActorModel:
         return ()
 
     def permute_local(self, local: Any, perm: Permutation) -> Hashable:
-        raise NotImplementedError
+        """``local`` with every server id ``s`` in it renamed to ``perm[s]`` (symmetry)."""
+        raise NotImplementedError(f"{type(self).__name__} is not symmetric")
 
     def permute_message(self, m: Any, perm: Permutation) -> Hashable:
-        raise NotImplementedError
+        """``m`` with every server id renamed (symmetry)."""
+        raise NotImplementedError(f"{type(self).__name__} is not symmetric")
 
     def permute_history(self, item: Any, perm: Permutation) -> Hashable:
-        raise NotImplementedError
+        """A history item with every server id renamed (symmetry)."""
+        raise NotImplementedError(f"{type(self).__name__} is not symmetric")
 
-    def message_key(self, m: Any) -> Any:
-        """A sort key that orders messages the same way in every run (for determinism)."""
-        return repr(m)
+    # --- the JSON view, derived from the local state's fields (override to name your own) ---
+    def to_json(self, state: ActorState) -> dict[str, Any]:
+        """One ITF map per field of the local state (server -> value), ``net`` and ``history``."""
+        view: dict[str, Any] = {}
+        for name in _field_names(state.locals[0]):
+            view[name] = {
+                "#map": [
+                    [s, _value_to_json(_field(local, name))]
+                    for s, local in enumerate(state.locals, start=1)
+                ]
+            }
+        view["net"] = {"#set": self.messages_to_json(state.net)}
+        view["history"] = record_to_json(frozenset(state.history))
+        return view
+
+    def from_json(self, value: Mapping[str, Any]) -> ActorState:
+        """The inverse of :meth:`to_json` (local states built like :meth:`init_local`'s)."""
+        template = self.init_local(1)
+        names = _field_names(template)
+        columns = {}
+        for name in names:
+            entries = {int(k): v for k, v in value[name]["#map"]}
+            if sorted(entries) != list(self.server_ids()):
+                raise ValueError(f"{name} must map exactly the servers 1..{self.servers}")
+            columns[name] = [record_from_json(entries[s]) for s in self.server_ids()]
+        if names == ("local",) and not hasattr(template, "_make"):
+            locals_ = tuple(columns["local"])
+        else:
+            locals_ = tuple(
+                type(template)._make(row) for row in zip(*columns.values(), strict=True)
+            )
+        net = frozenset(self.message_from_json(m) for m in value["net"]["#set"])
+        return ActorState(locals_, net, record_from_json(value["history"]))
+
+    def message_from_json(self, value: Any) -> Any:
+        """A message read back through ``message_type`` (its fields by name)."""
+        if self.message_type is None:
+            raise ModelError(f"{type(self).__name__} must set message_type to read messages")
+        if not isinstance(value, Mapping):
+            raise ValueError(f"a message must be a record, got {value!r}")
+        return self.message_type(**{k: record_from_json(v) for k, v in value.items()})
 
     # --- the Model protocol, derived ----------------------------------------------------------
     @property
     def parameters(self) -> Mapping[str, Any]:
-        return {"servers": self.servers}
+        """The number of servers and the arguments the model was built with."""
+        return {"servers": self.servers, **super().parameters}
 
     def init_states(self) -> Sequence[ActorState]:
         locals_ = tuple(self.init_local(s) for s in self.server_ids())
@@ -147,6 +200,19 @@ class ActorModel:
     def permutations(self) -> list[Permutation]:
         """Every permutation of the server ids, the identity first."""
         return [(0, *p) for p in permutations(self.server_ids())]
+
+
+def _field_names(local: Any) -> tuple[str, ...]:
+    return tuple(local._fields) if hasattr(local, "_fields") else ("local",)
+
+
+def _field(local: Any, name: str) -> Any:
+    return getattr(local, name) if hasattr(local, "_fields") else local
+
+
+def _value_to_json(value: Any) -> Any:
+    """None as ITF's Option None; anything else as :func:`record_to_json` writes it."""
+    return {"tag": "None", "value": {"#tup": []}} if value is None else record_to_json(value)
 
 
 def message_kind(m: Any) -> str:

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 from spec.actor import ActorModel, ActorState, Locals, Outcome
-from spec.model import ModelError, Permutation, Step
+from spec.model import ModelError, Permutation
 
 FOLLOWER, CANDIDATE, LEADER = "follower", "candidate", "leader"
 REQUEST_VOTE, VOTE, HEARTBEAT = "RequestVote", "Vote", "Heartbeat"
@@ -59,6 +59,8 @@ class RaftElection(ActorModel):
     """MODEL.md: N servers, terms up to T, optional crash-restart, optional faulty variant."""
 
     name = "raft_election"
+    symmetric = True
+    message_type = Message
 
     def __init__(
         self,
@@ -243,22 +245,11 @@ class RaftElection(ActorModel):
         )
         return ActorState(locals_, net, elected)
 
-    def action_to_json(self, step: Step) -> dict[str, Any]:
-        params = {
-            key: message_to_json(v) if isinstance(v, Message) else v
-            for key, v in step.params.items()
-        }
-        return {"action": step.action, "params": params}
+    def message_to_json(self, m: Message) -> dict[str, Any]:
+        return message_to_json(m)
 
-    def action_from_json(self, value: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-        """The inverse of :meth:`action_to_json`: ``(action name, parameters)``."""
-        params = dict(value.get("params", {}))
-        if "m" in params:
-            params["m"] = message_from_json(params["m"])
-        return value["action"], params
-
-    def messages_to_json(self, messages) -> list:
-        return [message_to_json(m) for m in sorted(messages, key=self.message_key)]
+    def message_from_json(self, value: Mapping[str, Any]) -> Message:
+        return message_from_json(value)
 
 
 # --- the properties, as plain functions of the servers and `elected` ----------------------

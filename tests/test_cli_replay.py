@@ -44,7 +44,7 @@ def test_conforming_trace_exit_0_and_json(tmp_path):
 
 
 def test_diverging_trace_exit_1_with_report():
-    path = ROOT / "traces" / "variants" / "volatile_vote-N3-T2.itf.json"
+    path = ROOT / "traces" / "raft_election" / "variants" / "volatile_vote-N3-T2.itf.json"
     proc = run("replay", str(path))
     assert proc.returncode == 1
     assert "diverges at step 4: Restart(s=3)" in proc.stdout

@@ -31,12 +31,12 @@ def test_gate_passes_with_every_stage_and_writes_junit(tmp_path):
 def test_gate_fails_on_a_trace_that_does_not_replay_as_expected(tmp_path):
     bad = tmp_path / "traces"
     bad.mkdir()
-    source = ROOT / "traces" / "variants" / "volatile_vote-N3-T2.itf.json"
+    source = ROOT / "traces" / "raft_election" / "variants" / "volatile_vote-N3-T2.itf.json"
     doc = json.loads(source.read_text())
     doc["#meta"]["expect"] = "conforms"  # a lie: it diverges at step 4
     del doc["#meta"]["expect_step"]
     (bad / "lie.itf.json").write_text(json.dumps(doc))
-    shutil.copy(ROOT / "traces" / "correct" / "single-server.itf.json", bad)
+    shutil.copy(ROOT / "traces" / "raft_election" / "correct" / "single-server.itf.json", bad)
     junit = tmp_path / "verify.xml"
     proc = run("--only", "replay", "--junit", str(junit), cwd=tmp_path)
     assert proc.returncode == 1

@@ -7,7 +7,7 @@ from html.parser import HTMLParser
 
 from tests.conftest import ELECTKIT, ROOT
 
-TRACE = ROOT / "traces" / "variants" / "volatile_vote-N3-T2.itf.json"
+TRACE = ROOT / "traces" / "raft_election" / "variants" / "volatile_vote-N3-T2.itf.json"
 
 
 class Collect(HTMLParser):

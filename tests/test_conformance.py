@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 
-from checker.replay import MISMATCH, MISSING, RAISED, UNEXPECTED, replay_trace
+from checker.conformance.replay import MISMATCH, MISSING, RAISED, UNEXPECTED, replay_trace
 from checker.traces import Trace, dumps, to_itf, trace_from_actions, write_trace
 from impl.messages import Vote
 from impl.node import Node
@@ -172,7 +172,7 @@ def test_leadership_notifications_and_known_leader_are_checked():
 def test_replayed_nodes_use_real_files(tmp_path):
     import json
 
-    from checker.conformance import RaftCluster
+    from checker.protocols.raft_election.adapter import RaftCluster
 
     with RaftCluster(3, data_root=str(tmp_path)) as cluster:
         cluster.apply("Timeout", {"s": 2})

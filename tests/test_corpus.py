@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from checker.corpus import REQUIRED_FEATURES, features
-from checker.replay import corpus_traces, replay_file
+from checker.conformance.replay import corpus_traces, replay_file
+from checker.protocols.raft_election.corpus import REQUIRED_FEATURES, features
 from checker.traces import read_trace
 from tests.conftest import ROOT
 

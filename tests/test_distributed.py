@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from checker.explore import explore
+from checker.search.explore import explore
 from spec.raft_election import RaftElection
 
 pytest.importorskip("distributed")

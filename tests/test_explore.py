@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from checker.explore import explore
+from checker.search.explore import explore
 from checker.traces import read_trace, trace_from_actions, write_trace
 from spec.model import find_step
 from spec.raft_election import VARIANTS, RaftElection

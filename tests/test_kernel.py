@@ -7,8 +7,8 @@ import copy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from checker.generic import GenericKernel
-from checker.kernel import compile_actor_model
+from checker.search.compiled import compile_actor_model
+from checker.search.generic import GenericKernel
 from spec.raft_election import RaftElection
 from tests.strategies import reachable_states
 

@@ -1,11 +1,12 @@
-"""`electkit mutate`: mutants of impl/node.py against the gate's conformance checks."""
+"""`electkit mutate`: mutants of an implementation against the gate's conformance checks."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 
-from checker.mutate import load_node_class, mutants
+from checker.conformance.mutate import load_mutant_class, mutants
+from checker.protocols.registry import bundle_named
 from tests.conftest import ELECTKIT, ROOT
 
 TINY = """
@@ -20,14 +21,16 @@ class Node:
 
 
 def test_mutation_operators():
-    names = [m.name for m in mutants(TINY)]
+    names = [m.name for m in mutants(TINY, "Node", ("is_quorum", "on_heartbeat_timer"))]
     assert names == [
         "is_quorum:4: and -> or",
         "is_quorum:4: > -> >=",
         "is_quorum:4: True -> False",
         "on_heartbeat_timer:7: remove 'self._beats = self._beats + 1'",
     ]
-    flipped = next(m for m in mutants(TINY) if "> -> >=" in m.name)
+    flipped = next(
+        m for m in mutants(TINY, "Node", ("is_quorum", "on_heartbeat_timer")) if "> -> >=" in m.name
+    )
     assert "2 * len(members) >= self._size" in flipped.source
 
 
@@ -35,8 +38,9 @@ def test_mutants_load_as_working_node_classes():
     from impl.node import Durable
 
     source = (ROOT / "impl" / "node.py").read_text()
-    first = next(mutants(source))
-    node = load_node_class(first)(1, [1, 2, 3], Durable(0, None))
+    mutation = bundle_named("raft_election").mutation
+    first = next(mutants(source, mutation.class_name, mutation.methods))
+    node = load_mutant_class(mutation, first)(1, [1, 2, 3], Durable(0, None))
     assert node.snapshot().term == 0
 
 

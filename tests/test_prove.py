@@ -1,4 +1,4 @@
-"""Tests of the unbounded proof: spec/raft_logic.py, checker/prove.py, `electkit prove`."""
+"""Tests of the unbounded proof: spec/raft_logic.py, checker/protocols/raft_election/proof.py, `electkit prove`."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from itertools import combinations
 import pytest
 import z3
 
-from checker import prove as P
-from checker.explore import explore
+from checker.protocols.raft_election import proof as P
+from checker.search.explore import explore
 from checker.traces import read_trace, write_trace
 from spec import raft_logic as L
 from spec.model import Property
@@ -307,7 +307,7 @@ def test_quorum_intersection_axiom_matches_majorities_for_small_n():
 # --- the command ------------------------------------------------------------------------------
 def _electkit(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "checker.cli", "prove", *args],
+        [sys.executable, "-m", "checker.cli.main", "prove", *args],
         capture_output=True,
         text=True,
         timeout=300,

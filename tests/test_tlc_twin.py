@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from checker.explore import explore
+from checker.search.explore import explore
 from spec.raft_election import RaftElection
 from tests.conftest import ROOT
 

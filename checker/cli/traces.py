@@ -1,0 +1,83 @@
+"""`electkit traces`: make trace files from the model.
+
+``sample``: random walks, one file each, reproducible from the seed.
+``corpus``: rebuild a protocol's regression corpus (faulty-variant counterexamples and
+covering walks).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+from pathlib import Path
+
+from checker.cli.options import add_model_options, model_from_args
+from checker.errors import EXIT_OK, ElectkitError
+from checker.protocols.registry import DEFAULT, resolve, user_model_errors
+from checker.traces import write_trace
+from checker.traces.corpus import features_of, random_walk
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="traces_command", required=True, parser_class=type(parser))
+    sample = sub.add_parser(
+        "sample",
+        help="random walks of the model, one trace file each",
+        description="random walks of the model, one trace file each, reproducible from --seed",
+    )
+    sample.add_argument("--count", type=int, required=True, metavar="K", help="how many walks")
+    sample.add_argument(
+        "--steps", type=int, required=True, metavar="S", help="the most steps per walk"
+    )
+    sample.add_argument("--seed", type=int, required=True, metavar="X", help="the random seed")
+    sample.add_argument("--out", required=True, metavar="DIR", help="the folder to write into")
+    add_model_options(sample)
+    sample.add_argument("--json", action="store_true", help="end with one JSON line on stdout")
+    corpus = sub.add_parser(
+        "corpus",
+        help="rebuild a protocol's regression corpus under a folder",
+        description="rebuild a protocol's regression corpus under a folder",
+    )
+    corpus.add_argument("--spec", default=DEFAULT, metavar="NAME", help="the protocol")
+    corpus.add_argument(
+        "--out", metavar="DIR", help="the folder (default: the protocol's corpus folder)"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.traces_command == "corpus":
+        bundle = resolve(args.spec)
+        if bundle.corpus is None:
+            raise ElectkitError(f"--spec: {bundle.name} has no corpus builder")
+        out = Path(args.out) if args.out else bundle.gate.corpus
+        written = bundle.corpus.build(out)
+        print(f"wrote {len(written)} traces under {out}")
+        return EXIT_OK
+    if args.count < 1:
+        raise ElectkitError(f"--count must be at least 1, got {args.count}")
+    if args.steps < 0:
+        raise ElectkitError(f"--steps must be at least 0, got {args.steps}")
+    bundle, model = model_from_args(args)
+    rng = random.Random(args.seed)
+    out = Path(args.out)
+    written = []
+    for index in range(1, args.count + 1):
+        with user_model_errors(bundle):
+            walk = random_walk(model, args.steps, rng)
+        walk.meta = {
+            "verdict": "sample",
+            "expect": "conforms" if not model.parameters.get("variant") else "diverges",
+            "description": f"random walk {index} of {args.count}, seed {args.seed}",
+        }
+        path = out / f"sample-s{args.seed}-{index:04d}.itf.json"
+        try:
+            with user_model_errors(bundle):
+                written.append(str(write_trace(walk, path)))
+        except OSError as exc:
+            raise ElectkitError(f"--out: cannot write {path}: {exc.strerror}") from None
+        if not args.json:
+            print(f"{path}  {len(walk.steps)} steps, {len(features_of(bundle, walk))} features")
+    if args.json:
+        print(json.dumps({"traces": written, "count": len(written)}))
+    return EXIT_OK

@@ -1,0 +1,243 @@
+"""`electkit verify`: the CI gate — model check, faulty-variant self-test, proof, conformance.
+
+Each stage runs at the project's default bounds and reports pass or fail with its figures;
+the gate exits 0 only if every stage passes. ``--junit PATH`` writes JUnit XML (one test case
+per stage) for CI systems; ``--json`` ends with one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import importlib
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+from rich.console import Console
+from rich.table import Table
+
+from checker.errors import EXIT_FAIL, EXIT_OK, ElectkitError
+from checker.protocols.bundle import Bundle
+from checker.protocols.registry import DEFAULT, resolve
+from checker.search.explore import explore
+
+
+@dataclass
+class Stage:
+    """The outcome of one stage of the gate."""
+
+    name: str
+    passed: bool
+    summary: str
+    seconds: float = 0.0
+    details: dict = field(default_factory=dict)
+
+
+def _bound(parameters) -> str:
+    return " ".join(f"{k}={v}" for k, v in parameters.items())
+
+
+def stage_check(bundle: Bundle) -> Stage:
+    """Every property holds at the gate's bound (symmetry on where the model declares it)."""
+    parameters = dict(bundle.gate.parameters) if bundle.gate else {}
+    result = explore(bundle.build(**parameters), symmetry=True)
+    passed = result.verdict == "ok"  # a never-witnessed `sometimes` is a (vacuous) violation
+    summary = (
+        f"{result.verdict}: {result.distinct_states:,} "
+        f"{'orbits' if result.symmetry else 'states'}, depth {result.depth}"
+        if passed
+        else f"{result.verdict} of {result.property}" + (" (vacuous)" if result.vacuous else "")
+    )
+    return Stage(
+        f"model check {_bound(parameters)}".strip(),
+        passed,
+        summary,
+        details={
+            "distinct_states": result.distinct_states,
+            "depth": result.depth,
+            "property": result.property,
+        },
+    )
+
+
+def stage_variants(bundle: Bundle) -> Stage:
+    """The checker can fail: each faulty variant gives the verdict the bundle expects."""
+    wrong = []
+    headline = frozenset({bundle.gate.headline}) if bundle.gate.headline else None
+    for case in bundle.gate.variants:
+        model = bundle.build(**case.parameters, variant=case.variant)
+        result = explore(model, symmetry=True, properties=headline)
+        if result.verdict != case.expected:
+            wrong.append(
+                f"{case.variant} {_bound(case.parameters)}: {result.verdict}, "
+                f"expected {case.expected}"
+            )
+    cases = len(bundle.gate.variants)
+    summary = f"{cases - len(wrong)}/{cases} variants as expected" + (
+        f" ({'; '.join(wrong)})" if wrong else ""
+    )
+    return Stage("faulty variants caught", not wrong, summary)
+
+
+def stage_prove(bundle: Bundle) -> Stage:
+    """The protocol's proof for every size (z3)."""
+    passed, summary, details = bundle.proof.gate()
+    return Stage("proof (every size)", passed, summary, details=details)
+
+
+def stage_replay(bundle: Bundle, traces: Path) -> Stage:
+    """Every trace of the corpus conforms or diverges as its #meta says."""
+    replay = importlib.import_module("checker.conformance.replay")
+    outcome = replay.replay_for_gate(traces)
+    return Stage(
+        f"conformance ({traces.name}/)", outcome["passed"], outcome["summary"], details=outcome
+    )
+
+
+STAGE_NAMES = ("check", "variants", "prove", "replay")
+
+
+def stages_of(bundle: Bundle, traces: Path | None) -> dict[str, Callable[[], Stage]]:
+    """The stages that apply to ``bundle``: a stage needs the part of the bundle it runs."""
+    stages: dict[str, Callable[[], Stage]] = {"check": functools.partial(stage_check, bundle)}
+    if bundle.gate is not None and bundle.gate.variants:
+        stages["variants"] = functools.partial(stage_variants, bundle)
+    if bundle.proof is not None:
+        stages["prove"] = functools.partial(stage_prove, bundle)
+    if bundle.adapter is not None and traces is not None:
+        stages["replay"] = functools.partial(stage_replay, bundle, traces)
+    return stages
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--junit", metavar="PATH", help="write JUnit XML, one case per stage")
+    parser.add_argument("--json", action="store_true", help="end with one JSON line on stdout")
+    parser.add_argument(
+        "--spec",
+        default=DEFAULT,
+        metavar="NAME",
+        help=f"the protocol to gate (default: {DEFAULT}), or a bundle of your own as "
+        "path/to/file.py:NAME",
+    )
+    parser.add_argument(
+        "--traces",
+        metavar="DIR",
+        help="the corpus the conformance stage replays (default: the protocol's own)",
+    )
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=list(STAGE_NAMES),
+        metavar="STAGE",
+        help=f"run only these stages (repeatable; {', '.join(STAGE_NAMES)})",
+    )
+
+
+def run_stage(name: str, stage_fn: Callable[[], Stage]) -> Stage:
+    start = time.perf_counter()
+    try:
+        stage = stage_fn()
+    except ElectkitError as exc:
+        stage = Stage(name, False, f"error: {exc}")
+    stage.seconds = time.perf_counter() - start
+    return stage
+
+
+def corpus_dir(bundle: Bundle, option: str | None) -> Path | None:
+    """The corpus to replay: the option, else the protocol's own (None: it has none)."""
+    if option is not None:
+        path = Path(option)
+    elif bundle.gate is not None and bundle.gate.corpus is not None:
+        path = Path(bundle.gate.corpus)
+    else:
+        return None
+    if not path.is_dir():
+        raise ElectkitError(f"--traces: {path} is not a folder of trace files")
+    return path
+
+
+def run(args: argparse.Namespace) -> int:
+    console = Console(stderr=args.json, highlight=False)
+    bundle = resolve(args.spec)
+    traces = corpus_dir(bundle, args.traces)
+    if args.junit:  # refuse an unwritable report path before minutes of work, not after
+        junit = Path(args.junit)
+        if junit.is_dir() or (junit.parent.exists() and not os.access(junit.parent, os.W_OK)):
+            raise ElectkitError(f"--junit: cannot write {junit}")
+    stage_fns = stages_of(bundle, traces)
+    missing = [name for name in args.only or () if name not in stage_fns]
+    if missing:
+        raise ElectkitError(
+            f"--only {missing[0]}: {bundle.name} has no such stage (it needs a part the "
+            f"bundle does not have); its stages: {', '.join(stage_fns)}"
+        )
+    stages = []
+    for name in args.only or list(stage_fns):
+        with console.status(f"verify: {name} ...", spinner="dots"):
+            stage = run_stage(name, stage_fns[name])
+        mark = "[green]pass[/]" if stage.passed else "[red]FAIL[/]"
+        console.print(f"{mark}  {stage.name:<26} {stage.summary}  ({stage.seconds:.1f} s)")
+        stages.append(stage)
+    passed = all(s.passed for s in stages)
+    table = Table(show_header=False, box=None)
+    table.add_row(
+        "[bold]verify[/]",
+        "[green]PASSED[/]" if passed else "[red]FAILED[/]",
+        f"{sum(s.seconds for s in stages):.1f} s",
+    )
+    console.print(table)
+    if args.junit:
+        write_junit(stages, Path(args.junit))
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "verdict": "pass" if passed else "fail",
+                    "spec": bundle.name,
+                    "seconds": round(sum(s.seconds for s in stages), 3),
+                    "stages": [
+                        {
+                            "name": s.name,
+                            "passed": s.passed,
+                            "summary": s.summary,
+                            "seconds": round(s.seconds, 3),
+                        }
+                        for s in stages
+                    ],
+                }
+            )
+        )
+    return EXIT_OK if passed else EXIT_FAIL
+
+
+def write_junit(stages: list[Stage], path: Path) -> None:
+    """JUnit XML: one <testcase> per stage, a <failure> where it failed."""
+    suite = ET.Element(
+        "testsuite",
+        name="electkit verify",
+        tests=str(len(stages)),
+        failures=str(sum(not s.passed for s in stages)),
+        time=f"{sum(s.seconds for s in stages):.3f}",
+    )
+    for stage in stages:
+        case = ET.SubElement(
+            suite,
+            "testcase",
+            classname="electkit.verify",
+            name=stage.name,
+            time=f"{stage.seconds:.3f}",
+        )
+        if not stage.passed:
+            ET.SubElement(case, "failure", message=stage.summary).text = stage.summary
+        else:
+            ET.SubElement(case, "system-out").text = stage.summary
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        ET.ElementTree(suite).write(path, encoding="utf-8", xml_declaration=True)
+    except OSError as exc:
+        raise ElectkitError(f"--junit: cannot write {path}: {exc.strerror}") from None

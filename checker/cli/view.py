@@ -1,0 +1,40 @@
+"""`electkit view TRACE -o PAGE.html`: one self-contained HTML page of a trace."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from checker.errors import EXIT_OK, ElectkitError
+from checker.protocols.registry import resolve
+from checker.render.view import render_html
+from checker.traces import read_trace
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("trace", metavar="TRACE", help="a trace file")
+    parser.add_argument(
+        "-o",
+        "--output",
+        metavar="PAGE.html",
+        help="where to write the page (default: TRACE with .html)",
+    )
+    parser.add_argument(
+        "--spec",
+        metavar="FILE.py:NAME",
+        help="make a protocol of your own known, so that its traces can be read",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.spec is not None:
+        resolve(args.spec)
+    trace = read_trace(args.trace)  # a bad file: one line naming file, step, field (exit 2)
+    out = Path(args.output) if args.output else Path(args.trace).with_suffix(".html")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(render_html(trace, Path(args.trace).name))
+    except OSError as exc:
+        raise ElectkitError(f"-o: cannot write {out}: {exc.strerror}") from None
+    print(f"wrote {out} ({len(trace.steps)} steps)")
+    return EXIT_OK

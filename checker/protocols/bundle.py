@@ -1,0 +1,193 @@
+"""What a protocol brings to the kit: its model, parameters and optional hooks, in one object.
+
+A :class:`Bundle` is all the generic modules of checker/ know of a protocol (TLC's ``ITool``,
+Stateright's ``Model`` plus its test harness). Only ``name``, ``summary`` and ``model`` are
+required; each other member has a default that does without it:
+
+- ``params``: the model's parameters, typed and bounded, set on the command line as
+  ``--param name=value`` (or by a dedicated ``flag`` such as Raft's ``--servers``);
+- ``variants``: named faulty variants (the model's ``variant`` parameter) and the ``gate``'s
+  verdict for each;
+- ``adapter``: how to build a conformance adapter for an implementation
+  (checker/conformance/adapter.py), which makes ``replay``, the corpus, MBT and ``mutate`` work;
+- ``corpus``: how to build the regression corpus and what a trace covers;
+- ``state_schema``: JSON Schema of one state of a trace file (without one, a state is checked
+  by reading it with the model's ``from_json`` and replaying the trace in the model);
+- ``proof``: an unbounded proof (``electkit prove``);
+- ``mutation``: the implementation module ``electkit mutate`` changes;
+- ``view``: hints for the HTML page (which variable colours a lane);
+- ``commands``: subcommands of ``electkit`` the protocol adds (its implementation's, such as
+  Raft's ``node`` and ``cluster``), each a module with ``configure`` and ``run``.
+
+>>> from checker.protocols.registry import bundle_named
+>>> [p.name for p in bundle_named("raft_election").params]
+['servers', 'max_term', 'restart', 'variant']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from spec.model import Model
+
+
+class ParamError(ValueError):
+    """A parameter value that does not fit its declaration."""
+
+
+@dataclass(frozen=True)
+class Param:
+    """One model parameter: its name, type, default, bounds and help text.
+
+    ``flag`` names a dedicated command-line option (``--servers``); every parameter can also
+    be set as ``--param name=value``. A bool parameter's flag turns it to the opposite of its
+    default (``--no-restart``).
+    """
+
+    name: str
+    type: type
+    default: Any
+    help: str
+    low: int | None = None
+    high: int | None = None
+    choices: Sequence[str] | None = None
+    optional: bool = False  # None is a valid value (e.g. no variant)
+    flag: str | None = None
+    search_high: int | None = None  # the largest value an exhaustive search accepts
+
+    def parse(self, text: str) -> Any:
+        """The value of ``text`` for this parameter, checked; ParamError says why not."""
+        if self.optional and text.lower() in ("none", ""):
+            return self.check(None)
+        if self.type is bool:
+            lowered = text.lower()
+            if lowered not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
+                raise ParamError(f"{self.name} must be true or false, got {text!r}")
+            return self.check(lowered in ("true", "1", "yes", "on"))
+        if self.type is int:
+            try:
+                return self.check(int(text))
+            except ValueError:
+                raise ParamError(f"{self.name} must be a whole number, got {text!r}") from None
+        if self.type is float:
+            try:
+                return self.check(float(text))
+            except ValueError:
+                raise ParamError(f"{self.name} must be a number, got {text!r}") from None
+        return self.check(text)
+
+    def check(self, value: Any) -> Any:
+        """``value`` if it fits (type, bounds, choices); ParamError names what does not."""
+        if value is None:
+            if self.optional:
+                return None
+            raise ParamError(f"{self.name} needs a value")
+        if self.type is int and (not isinstance(value, int) or isinstance(value, bool)):
+            raise ParamError(f"{self.name} must be a whole number, got {value!r}")
+        if self.type is bool and not isinstance(value, bool):
+            raise ParamError(f"{self.name} must be true or false, got {value!r}")
+        if self.low is not None and value < self.low:
+            raise ParamError(f"{self.name} must be at least {self.low}, got {value}")
+        if self.high is not None and value > self.high:
+            raise ParamError(f"{self.name} must be at most {self.high}, got {value}")
+        if self.choices is not None and value not in self.choices:
+            raise ParamError(f"unknown {self.name} {value!r}; valid: {', '.join(self.choices)}")
+        return value
+
+    def describe(self) -> str:
+        """One line for --help and docs: type, default, bounds, help."""
+        bounds = ""
+        if self.low is not None or self.high is not None:
+            bounds = f", {self.low if self.low is not None else ''}..{self.high or ''}"
+        if self.choices is not None:
+            bounds = f", one of {', '.join(self.choices)}"
+        return f"{self.name} ({self.type.__name__}, default {self.default}{bounds}): {self.help}"
+
+
+@dataclass(frozen=True)
+class VariantCase:
+    """A faulty variant the gate runs, at a bound, and the verdict it must give."""
+
+    variant: str
+    parameters: Mapping[str, Any]
+    expected: str  # "violation" | "ok"
+
+
+@dataclass(frozen=True)
+class Gate:
+    """What ``electkit verify`` runs for this protocol, at its default bounds."""
+
+    parameters: Mapping[str, Any] = field(default_factory=dict)  # the model-check stage
+    headline: str | None = None  # the property each variant case is checked for
+    variants: Sequence[VariantCase] = ()
+    corpus: Path | None = None  # the traces the replay stage replays
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """How the regression corpus of a protocol is built and what a trace of it covers."""
+
+    build: Callable[[Path], list[Path]]  # writes the corpus under a folder, returns the files
+    features: Callable[[Any], set[str]] | None = None  # trace -> the features it exercises
+    required: frozenset[str] = frozenset()  # what the corpus must cover together
+    walk_parameters: Sequence[Mapping[str, Any]] = ()  # bounds for random walks (MBT, mutate)
+
+
+@dataclass(frozen=True)
+class Mutation:
+    """What ``electkit mutate`` changes: a class in an implementation module, some methods."""
+
+    module: str  # e.g. "impl.node"
+    class_name: str  # e.g. "Node"
+    methods: Sequence[str]  # only these methods are mutated
+    option: str  # the adapter's keyword that takes the mutated class
+
+
+@dataclass(frozen=True)
+class ViewHints:
+    """How the HTML page draws a trace: the per-lane variable that colours a lane."""
+
+    status: str | None = None  # a per-lane variable of the JSON view, e.g. "role"
+    colours: Mapping[str, str] = field(default_factory=dict)  # its values -> CSS colours
+    note: str | None = None  # a per-lane variable shown next to a local action, e.g. "term"
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A protocol, as the kit knows it."""
+
+    name: str
+    summary: str
+    model: Callable[..., Model]
+    params: Sequence[Param] = ()
+    variants: Mapping[str, str] = field(default_factory=dict)
+    gate: Gate | None = None
+    adapter: Callable[..., Any] | None = None  # (parameters, data_root=..., **options)
+    corpus: Corpus | None = None
+    state_schema: Mapping[str, Any] | None = None  # JSON Schema of one state of a trace
+    proof: Any = None  # a module with configure(parser), run(args) and gate()
+    mutation: Mutation | None = None
+    view: ViewHints = field(default_factory=ViewHints)
+    commands: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # name -> (module, help)
+
+    def param(self, name: str) -> Param:
+        """The parameter ``name``; ParamError lists the valid ones."""
+        for p in self.params:
+            if p.name == name:
+                return p
+        valid = ", ".join(p.name for p in self.params) or "none"
+        raise ParamError(f"{self.name} has no parameter {name!r}; valid: {valid}")
+
+    def defaults(self) -> dict[str, Any]:
+        """Every parameter at its default."""
+        return {p.name: p.default for p in self.params}
+
+    def build(self, **parameters: Any) -> Model:
+        """The model at ``parameters`` (the rest at their defaults), each value checked."""
+        values = self.defaults()
+        for name, value in parameters.items():
+            values[name] = self.param(name).check(value)
+        return self.model(**values)

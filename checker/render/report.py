@@ -1,0 +1,124 @@
+"""Terminal output of a search: live progress, the summary table, a counterexample table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from checker.search.state import Progress, Result
+from checker.traces import state_diff
+
+
+class LiveProgress:
+    """A one-line live display (distinct, states/s, queue, depth), shown once a run passes 1 s."""
+
+    def __init__(self, console: Console, after: float = 1.0, log_every: float = 10.0) -> None:
+        self.console = console
+        self.after = after
+        self.log_every = log_every  # when not a terminal (a CI log): a plain line this often
+        self.next_log = after
+        self.live: Live | None = None
+
+    def begin(self) -> None:
+        """On a terminal, say at once that work has started (compiling a large model's tables
+        takes seconds before the first state is explored)."""
+        if self.console.is_terminal and self.live is None:
+            self.live = Live(
+                Text("  compiling the model's tables ...", style="cyan"),
+                console=self.console,
+                refresh_per_second=4,
+                transient=True,
+            )
+            self.live.start()
+
+    def __call__(self, p: Progress) -> None:
+        if p.seconds < self.after:
+            return
+        line = Text(
+            f"  distinct {p.distinct:>12,}   {p.distinct / p.seconds:>10,.0f} states/s   "
+            f"queue {p.queue:>10,}   depth {p.depth:>3}   {p.seconds:6.1f} s",
+            style="cyan",
+        )
+        if self.console.is_terminal:
+            if self.live is None:
+                self.live = Live(line, console=self.console, refresh_per_second=4, transient=True)
+                self.live.start()
+            else:
+                self.live.update(line)
+        elif p.seconds >= self.next_log:
+            self.next_log = p.seconds + self.log_every
+            self.console.print(line)
+
+    def stop(self) -> None:
+        if self.live is not None:
+            self.live.stop()
+            self.live = None
+
+
+def summary_table(model: Any, result: Result) -> Table:
+    """The closing summary of a search: verdict, counts, depth, speed, coverage."""
+    params = ", ".join(f"{k}={v}" for k, v in model.parameters.items())
+    table = Table(title=f"{model.name} ({params})", show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column()
+    verdict = {
+        "ok": "[green]ok: every property holds[/]",
+        "violation": (
+            f"[red]vacuous: the sometimes-property {result.property} was never witnessed[/]"
+            if result.vacuous
+            else f"[red]violation of {result.property}[/]"
+        ),
+        "interrupted": "[yellow]interrupted: the search did not finish[/]",
+    }[result.verdict]
+    table.add_row("verdict", verdict)
+    stored = "orbits (symmetry reduction)" if result.symmetry else "states"
+    table.add_row("distinct states", f"{result.distinct_states:,} {stored}")
+    table.add_row("generated states", f"{result.generated_states:,}")
+    table.add_row("depth", f"{result.depth}")
+    table.add_row("time", f"{result.seconds:.2f} s ({result.states_per_second:,.0f} distinct/s)")
+    if result.exact:
+        table.add_row("visited set", "exact (whole states packed into integers: no collisions)")
+    else:
+        table.add_row(
+            "visited set",
+            f"64-bit fingerprints; probability of a missed state ≈ "
+            f"{result.collision_probability:.1e}",
+        )
+    if result.witnessed or result.unwitnessed:
+        seen = ", ".join(result.witnessed) or "-"
+        table.add_row("sometimes, witnessed", seen)
+        if result.unwitnessed:
+            table.add_row("[yellow]sometimes, NOT witnessed[/]", ", ".join(result.unwitnessed))
+    return table
+
+
+def coverage_table(result: Result) -> Table:
+    """How often each action was enabled, changed the state, found a new state."""
+    table = Table(title="action coverage", title_justify="left")
+    table.add_column("action")
+    table.add_column("enabled", justify="right")
+    table.add_column("changed state", justify="right")
+    table.add_column("new states", justify="right")
+    for c in result.coverage:
+        flag = "  [yellow](never fired)[/]" if c.fired == 0 else ""
+        table.add_row(c.action + flag, f"{c.fired:,}", f"{c.changed:,}", f"{c.new_states:,}")
+    return table
+
+
+def counterexample_table(model: Any, init: Any, path: list) -> Table:
+    """The counterexample, one row per step: the action and what it changed."""
+    table = Table(title="counterexample (shortest)", title_justify="left", show_lines=True)
+    table.add_column("step", justify="right")
+    table.add_column("action")
+    table.add_column("what changed")
+    table.add_row("0", "(initial state)", "")
+    previous = init
+    for index, step in enumerate(path, start=1):
+        changes = state_diff(model, previous, step.state) or ["(nothing: a self-loop)"]
+        table.add_row(str(index), step.label(), "\n".join(changes))
+        previous = step.state
+    return table
