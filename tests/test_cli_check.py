@@ -187,11 +187,12 @@ def test_interrupt_stops_cleanly_with_what_was_explored(workers):
     assert result["generated_states"] > result["distinct_states"]
 
 
-def test_vacuous_bound_exits_1_without_a_trace(tmp_path):
+def test_vacuous_bound_exits_4_without_a_trace(tmp_path):
     proc = run("check", "--servers", "3", "--max-term", "0", "--json", cwd=tmp_path)
-    assert proc.returncode == 1
+    assert proc.returncode == 4  # its own code: neither a pass nor a violation
     result = last_json(proc.stdout)
     assert result["vacuous"] is True and result["property"] == "LeaderElected"
+    assert result["verdict"] == "vacuous"
     assert result["trace"] is None and not (tmp_path / "traces").exists()
     assert "never witnessed" in proc.stderr
 

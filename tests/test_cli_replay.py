@@ -72,7 +72,7 @@ def _mutated(mutate):
     [
         (lambda d: "[1, 2", ["not JSON"]),
         (lambda d: d["states"][2].pop("votes"), ["step 2", "field (the state)", "votes"]),
-        (lambda d: d["#meta"].__setitem__("spec", "paxos"), ["unknown spec 'paxos'"]),
+        (lambda d: d["#meta"].__setitem__("spec", "paxos"), ["unknown protocol 'paxos'"]),
         (
             lambda d: d["states"][1]["#meta"].__setitem__("action", "Elect"),
             ["step 1", "#meta.action"],
@@ -163,7 +163,7 @@ def test_a_trace_cannot_name_code_to_run(tmp_path):
     path = tmp_path / "evil.itf.json"
     path.write_text(json.dumps(doc))
     proc = run("replay", str(path))
-    assert proc.returncode == 2 and "unknown spec" in proc.stderr
+    assert proc.returncode == 2 and "unknown protocol" in proc.stderr
     assert not marker.exists()
 
 

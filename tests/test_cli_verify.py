@@ -38,7 +38,7 @@ def test_gate_fails_on_a_trace_that_does_not_replay_as_expected(tmp_path):
     (bad / "lie.itf.json").write_text(json.dumps(doc))
     shutil.copy(ROOT / "traces" / "raft_election" / "correct" / "single-server.itf.json", bad)
     junit = tmp_path / "verify.xml"
-    proc = run("--only", "replay", "--junit", str(junit), cwd=tmp_path)
+    proc = run("--only", "replay", "--traces", "traces", "--junit", str(junit), cwd=tmp_path)
     assert proc.returncode == 1
     assert "FAIL" in proc.stdout and "1/2 traces as expected" in proc.stdout
     failure = ET.parse(junit).getroot().find("testcase/failure")

@@ -46,7 +46,7 @@ def _good(tmp_path):
         (lambda d: "{not json", "not JSON"),
         (lambda d: d.pop("states"), "header: field (top level)"),
         (lambda d: d["states"][1]["term"]["#map"].__setitem__(0, [1, "x"]), "step 1: field term"),
-        (lambda d: d["#meta"].__setitem__("spec", "paxos"), "unknown spec"),
+        (lambda d: d["#meta"].__setitem__("spec", "paxos"), "unknown protocol"),
         (lambda d: d["states"][2]["#meta"].__setitem__("action", "Jump"), "step 2"),
         (lambda d: d["states"][2]["#meta"]["params"].__setitem__("s", 9), "step 2"),
         (lambda d: d["states"][1]["role"]["#map"][0].__setitem__(1, "king"), "step 1: field role"),

@@ -116,14 +116,16 @@ def _apply(n: ast.AST, label: str) -> None:
 
 
 def load_mutant_class(mutation: Mutation, mutant: Mutant) -> type:
-    """The mutated class, sharing every other name of its module with the original (so that
-    its enums and records are the very objects the rest of the implementation compares to)."""
+    """The mutated class, sharing the module's other classes with the original (so that its
+    enums and records are the very objects the rest of the implementation compares to); the
+    module's functions and tables stay the mutant's own, since they may refer to the class."""
     original = importlib.import_module(mutation.module)
     module = types.ModuleType(MUTANT_MODULE)
     sys.modules[MUTANT_MODULE] = module  # dataclasses look their module up while being built
     exec(compile(mutant.source, f"<mutant {mutant.name}>", "exec"), module.__dict__)  # noqa: S102
     for name, value in vars(original).items():
-        if name != mutation.class_name and not name.startswith("__"):
+        defined_there = getattr(value, "__module__", None) == original.__name__
+        if isinstance(value, type) and defined_there and name != mutation.class_name:
             module.__dict__[name] = value
     return getattr(module, mutation.class_name)
 

@@ -67,16 +67,13 @@ class Param:
             if lowered not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
                 raise ParamError(f"{self.name} must be true or false, got {text!r}")
             return self.check(lowered in ("true", "1", "yes", "on"))
-        if self.type is int:
+        if self.type in (int, float):
             try:
-                return self.check(int(text))
+                value = self.type(text)
             except ValueError:
-                raise ParamError(f"{self.name} must be a whole number, got {text!r}") from None
-        if self.type is float:
-            try:
-                return self.check(float(text))
-            except ValueError:
-                raise ParamError(f"{self.name} must be a number, got {text!r}") from None
+                kind = "a whole number" if self.type is int else "a number"
+                raise ParamError(f"{self.name} must be {kind}, got {text!r}") from None
+            return self.check(value)
         return self.check(text)
 
     def check(self, value: Any) -> Any:

@@ -29,6 +29,7 @@ DEFAULT = "raft_election"
 
 _loaded: dict[str, Bundle] = {}
 _users: dict[str, str] = {}  # name -> the --spec that loaded a bundle from a user's file
+_user_bundles: list[Bundle] = []  # every bundle loaded from a user's file
 
 
 def known() -> list[str]:
@@ -56,20 +57,20 @@ def bundle_named(name: str) -> Bundle:
 
 def is_users(bundle: Bundle) -> bool:
     """Whether ``bundle`` came from a user's file (its failures are the user's, exit 2)."""
-    return bundle.name in _users
+    return any(bundle is mine for mine in _user_bundles)
 
 
 def resolve(spec: str) -> Bundle:
     """The bundle for ``--spec``: a known name, or ``path/to/file.py:NAME`` (then known by its
-    own name for the rest of the run, so traces naming it can be read)."""
+    own name for the rest of the run, so traces naming it can be read; a model that keeps the
+    name of one of the kit's, such as a subclass of the kit's model, runs but does not take
+    its place when traces are read)."""
     if ":" not in spec or not spec.rpartition(":")[0].endswith(".py"):
         return bundle_named(spec)
     bundle = _load_user_bundle(spec)
+    _user_bundles.append(bundle)
     if bundle.name in KIT_BUNDLES:
-        raise ElectkitError(
-            f"--spec {spec}: its name {bundle.name!r} is one of the kit's protocols; give "
-            "your model another `name`"
-        )
+        return bundle
     _loaded[bundle.name] = bundle
     _users[bundle.name] = spec
     return bundle
@@ -118,9 +119,13 @@ def _load_user_bundle(spec: str) -> Bundle:
         return target
     if isinstance(target, type) and issubclass(target, Model):
         return bundle_of_class(target)
+    missing = [m for m in ("init_states", "steps", "properties", "to_json", "from_json")
+               if not callable(getattr(target, m, None))]
+    what = f"it has no {missing[0]}()" if missing else "it does not subclass spec.model.Model"
     raise ElectkitError(
-        f"--spec {spec}: {attribute} is neither a model class (a subclass of spec.model.Model "
-        "or spec.actor.ActorModel) nor a checker.protocols.bundle.Bundle"
+        f"{spec} is not a model: {what} (a model subclasses spec.model.Model or "
+        "spec.actor.ActorModel, or NAME is a checker.protocols.bundle.Bundle; see "
+        "docs/protocols.md)"
     )
 
 
