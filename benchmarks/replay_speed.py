@@ -20,9 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from checker.traces.corpus import random_walk  # noqa: E402
 from checker.conformance.replay import replay_trace  # noqa: E402
-
+from checker.traces.corpus import random_walk  # noqa: E402
 from spec.raft_election import RaftElection  # noqa: E402
 
 

@@ -18,9 +18,7 @@ SPEC = f"{EXAMPLE}/ring_bundle.py:BUNDLE"
 
 
 def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [ELECTKIT, *args], capture_output=True, text=True, cwd=cwd, timeout=300
-    )
+    return subprocess.run([ELECTKIT, *args], capture_output=True, text=True, cwd=cwd, timeout=300)
 
 
 def last_json(proc: subprocess.CompletedProcess) -> dict:
@@ -35,15 +33,25 @@ def test_check_holds_and_names_what_was_checked():
     assert out["parameters"] == {"servers": 4, "variant": None}
     assert out["properties"] == ["OneLeader", "LeaderIsLargest", "LeaderElected"]
     assert out["symmetry"] is False  # the model declares none: checked without it
-    plain = last_json(run("check", "--spec", SPEC, "--param", "servers=4", "--no-symmetry",
-                          "--json", "--quiet"))
+    plain = last_json(
+        run("check", "--spec", SPEC, "--param", "servers=4", "--no-symmetry", "--json", "--quiet")
+    )
     assert plain["distinct_states"] == out["distinct_states"] > 100
 
 
 def test_planted_model_bug_gives_a_trace_that_replays_views_and_diverges(tmp_path):
     trace = tmp_path / "cex.itf.json"
-    proc = run("check", "--spec", SPEC, "--param", "variant=forward_smaller",
-               "--trace-out", str(trace), "--json", "--quiet")
+    proc = run(
+        "check",
+        "--spec",
+        SPEC,
+        "--param",
+        "variant=forward_smaller",
+        "--trace-out",
+        str(trace),
+        "--json",
+        "--quiet",
+    )
     assert proc.returncode == 1, proc.stderr
     out = last_json(proc)
     assert out["verdict"] == "violation" and out["property"] == "LeaderIsLargest"
@@ -67,8 +75,23 @@ def test_a_trace_of_an_unknown_protocol_is_refused_in_one_line():
 
 
 def test_sampled_walks_replay_against_the_implementation(tmp_path):
-    proc = run("traces", "sample", "--spec", SPEC, "--param", "servers=4", "--count", "5",
-               "--steps", "30", "--seed", "3", "--out", str(tmp_path), "--json")
+    proc = run(
+        "traces",
+        "sample",
+        "--spec",
+        SPEC,
+        "--param",
+        "servers=4",
+        "--count",
+        "5",
+        "--steps",
+        "30",
+        "--seed",
+        "3",
+        "--out",
+        str(tmp_path),
+        "--json",
+    )
     assert proc.returncode == 0, proc.stderr
     assert len(last_json(proc)["traces"]) == 5
     replay = run("replay", "--spec", SPEC, "--json", str(tmp_path))
@@ -90,8 +113,14 @@ def planted(tmp_path: Path, old: str, new: str) -> str:
 def test_planted_implementation_bug_is_caught_by_replay(tmp_path):
     # The bug: a node forwards smaller ids instead of swallowing them.
     spec = planted(tmp_path, "if message.candidate > self.id:", "if True:")
-    proc = run("replay", "--spec", spec, "--expect", "--json",
-               str(Path(spec.split(":")[0]).parent / "traces"))
+    proc = run(
+        "replay",
+        "--spec",
+        spec,
+        "--expect",
+        "--json",
+        str(Path(spec.split(":")[0]).parent / "traces"),
+    )
     assert proc.returncode == 1
     walk = next(r for r in last_json(proc)["results"] if "walk" in r["trace"])
     assert walk["verdict"] == "diverges"
@@ -103,10 +132,10 @@ def test_verify_gates_the_example_and_fails_on_the_planted_bug(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = last_json(proc)
     assert out["spec"] == "ring_election"
-    assert [s["name"].split(" ")[0] for s in out["stages"]] == [
-        "model", "faulty", "conformance"]
-    broken = run("verify", "--spec", planted(tmp_path, "self.leader = self.id\n", "pass\n"),
-                 "--json")
+    assert [s["name"].split(" ")[0] for s in out["stages"]] == ["model", "faulty", "conformance"]
+    broken = run(
+        "verify", "--spec", planted(tmp_path, "self.leader = self.id\n", "pass\n"), "--json"
+    )
     assert broken.returncode == 1
     failed = [s for s in last_json(broken)["stages"] if not s["passed"]]
     assert [s["name"] for s in failed] == ["conformance (traces/)"]
@@ -179,8 +208,17 @@ def test_a_model_from_scratch_checks_writes_reads_and_views_traces(tmp_path, sym
         assert ok.returncode == 0, ok.stderr
         assert last_json(ok)["symmetry"] is (symmetric and not extra)
     trace = tmp_path / "cex.itf.json"
-    bad = run("check", "--spec", spec, "--param", "broken=true", "--trace-out", str(trace),
-              "--json", "--quiet")
+    bad = run(
+        "check",
+        "--spec",
+        spec,
+        "--param",
+        "broken=true",
+        "--trace-out",
+        str(trace),
+        "--json",
+        "--quiet",
+    )
     assert bad.returncode == 1 and last_json(bad)["property"] == "Exclusive"
     doc = json.loads(trace.read_text())
     assert doc["#meta"]["spec"] == "tiny_lock"
@@ -196,10 +234,34 @@ def test_a_model_from_scratch_checks_writes_reads_and_views_traces(tmp_path, sym
 def test_a_model_whose_steps_break_under_renaming_is_told_in_one_line(tmp_path):
     path = tmp_path / "lopsided.py"
     # Client 1 may always acquire: renaming 1 and 2 changes what can happen.
-    path.write_text(SCRATCH.replace("SYMMETRIC", "True").replace(
-        "if lock.holder is None or self.broken:", "if lock.holder is None or c == 1:"))
-    proc = run("check", "--spec", f"{path}:TinyLock")
+    path.write_text(
+        SCRATCH.replace("SYMMETRIC", "True").replace(
+            "if lock.holder is None or self.broken:", "if lock.holder is None or c == 1:"
+        )
+    )
+    proc = run("check", "--spec", f"{path}:TinyLock", cwd=tmp_path)
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode == 2 and len(lines) == 1
     assert "not symmetric" in lines[0] and "--no-symmetry" in lines[0]
-    assert run("check", "--spec", f"{path}:TinyLock", "--no-symmetry").returncode == 1
+    assert run("check", "--spec", f"{path}:TinyLock", "--no-symmetry", cwd=tmp_path).returncode == 1
+
+
+def test_model_based_testing_takes_any_bundle():
+    import sys
+
+    from checker.conformance.mbt import run_conformance_test
+    from checker.protocols.registry import resolve
+
+    bundle = resolve(SPEC)
+    run_conformance_test(bundle, {"servers": 4}, max_examples=50)
+    node = sys.modules["ring_node"]
+
+    class ForgetsTheLeader(node.RingNode):
+        def deliver(self, message):
+            sent = super().deliver(message)
+            if message.kind == "Elected":
+                self.leader = None
+            return sent
+
+    with pytest.raises(AssertionError, match="leader"):
+        run_conformance_test(bundle, {"servers": 3}, max_examples=200, node_class=ForgetsTheLeader)

@@ -52,15 +52,20 @@ PROTOCOL_IMPORTS = ("impl", "spec.raft_election", "spec.raft_logic", "spec.lease
 
 def generic_modules() -> list[Path]:
     return sorted(
-        p for p in (ROOT / "checker").rglob("*.py")
+        p
+        for p in (ROOT / "checker").rglob("*.py")
         if "protocols" not in p.relative_to(ROOT / "checker").parts[:-1]
     )
 
 
 def protocol_knowledge(path: Path) -> list[str]:
     """Where a module names a protocol: a protocol word, or an import of one's model or code."""
-    found = [f"line {n}: {m.group()}" for n, line in enumerate(path.read_text().splitlines(), 1)
-             for m in [PROTOCOL_WORDS.search(line)] if m]
+    found = [
+        f"line {n}: {m.group()}"
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        for m in [PROTOCOL_WORDS.search(line)]
+        if m
+    ]
     tree = ast.parse(path.read_text(), filename=str(path))
     for node in ast.walk(tree):
         names = []
@@ -99,8 +104,10 @@ def test_no_import_cycle_in_checker():
         module = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
         tree = ast.parse(path.read_text(), filename=str(path))
         for node in tree.body:  # module-level imports only: a function's import is lazy
-            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith(
-                "checker"
+            if (
+                isinstance(node, ast.ImportFrom)
+                and node.module
+                and node.module.startswith("checker")
             ):
                 graph.add_edge(module, node.module)
             elif isinstance(node, ast.Import):

@@ -1,4 +1,4 @@
-"""Tests of the unbounded proof: spec/raft_logic.py, checker/protocols/raft_election/proof.py, `electkit prove`."""
+"""Tests of the unbounded proof: spec/raft_logic.py, the Raft bundle's proof, `electkit prove`."""
 
 from __future__ import annotations
 

@@ -119,8 +119,11 @@ def _load_user_bundle(spec: str) -> Bundle:
         return target
     if isinstance(target, type) and issubclass(target, Model):
         return bundle_of_class(target)
-    missing = [m for m in ("init_states", "steps", "properties", "to_json", "from_json")
-               if not callable(getattr(target, m, None))]
+    missing = [
+        m
+        for m in ("init_states", "steps", "properties", "to_json", "from_json")
+        if not callable(getattr(target, m, None))
+    ]
     what = f"it has no {missing[0]}()" if missing else "it does not subclass spec.model.Model"
     raise ElectkitError(
         f"{spec} is not a model: {what} (a model subclasses spec.model.Model or "

@@ -8,6 +8,7 @@ tables over packed integers (compiled.py); any other model runs through its own 
 
 from __future__ import annotations
 
+from collections import deque
 from itertools import islice
 
 from checker.search.compiled import compile_actor_model
@@ -18,6 +19,10 @@ from spec.model import ActionError, Model, ModelError
 
 MAX_SYMMETRIC_IDS = 5  # symmetry tables hold N! renamings: 120 at N=5, 720 (slow) at N=6
 SYMMETRY_SAMPLE = 200  # states whose successors are checked against their renamings
+
+
+class AsymmetricModel(ModelError):
+    """A model that declares symmetry, but whose steps or properties tell ids apart."""
 
 
 def make_kernel(
@@ -67,6 +72,15 @@ def check_symmetry(model: Model) -> None:
         perm = list(range(max(ids) + 1))
         perm[ids[0]], perm[other] = other, ids[0]
         swaps.append(tuple(perm))
+    try:
+        _check_swaps(model, swaps)
+    except AsymmetricModel:
+        raise
+    except Exception:  # noqa: BLE001 - the model fails (a handler raises, a state is not
+        pass  # hashable): the search meets the failure and reports it with its path
+
+
+def _check_swaps(model: Model, swaps: list[tuple[int, ...]]) -> None:
     properties = model.properties()
     frontier, seen = list(model.init_states()), set(model.init_states())
     for state in islice(_breadth_first(model, frontier, seen), SYMMETRY_SAMPLE):
@@ -76,24 +90,25 @@ def check_symmetry(model: Model) -> None:
             if {model.permute(s, perm) for s in successors} != {
                 step.state for step in model.steps(renamed)
             }:
-                raise ModelError(
+                raise AsymmetricModel(
                     _asymmetric(model, perm, "the steps from a state and from its renaming differ")
                 )
             for prop in properties:
                 if prop.holds(state) != prop.holds(renamed):
-                    raise ModelError(
+                    raise AsymmetricModel(
                         _asymmetric(model, perm, f"{prop.name} tells a state from its renaming")
                     )
 
 
 def _breadth_first(model: Model, frontier: list, seen: set):
-    while frontier:
-        state = frontier.pop(0)
+    queue = deque(frontier)
+    while queue:
+        state = queue.popleft()
         yield state
         for step in model.steps(state):
             if step.state not in seen:
                 seen.add(step.state)
-                frontier.append(step.state)
+                queue.append(step.state)
 
 
 def _asymmetric(model: Model, perm: tuple[int, ...], why: str) -> str:

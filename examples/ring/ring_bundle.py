@@ -19,8 +19,11 @@ def build_corpus(out: Path) -> list[Path]:
     from checker.traces import write_trace
     from checker.traces.corpus import covering_walks, variant_trace
 
-    written = [write_trace(variant_trace(BUNDLE, "forward_smaller", servers=3),
-                           out / "forward_smaller-N3.itf.json")]
+    written = [
+        write_trace(
+            variant_trace(BUNDLE, "forward_smaller", servers=3), out / "forward_smaller-N3.itf.json"
+        )
+    ]
     for index, walk in enumerate(covering_walks(BUNDLE, seed=1), start=1):
         n = walk.model.parameters["servers"]
         written.append(write_trace(walk, out / f"walk-{index:02d}-N{n}.itf.json"))
@@ -33,8 +36,14 @@ BUNDLE = Bundle(
     model=RingElection,
     params=(
         Param("servers", int, 3, "servers on the ring, ids 1..N", low=1, high=8, search_high=5),
-        Param("variant", str, None, "forward_smaller: a planted bug", optional=True,
-              choices=("forward_smaller",)),
+        Param(
+            "variant",
+            str,
+            None,
+            "forward_smaller: a planted bug",
+            optional=True,
+            choices=("forward_smaller",),
+        ),
     ),
     variants={"forward_smaller": "forward ids smaller than one's own instead of swallowing them"},
     gate=Gate(
@@ -46,8 +55,15 @@ BUNDLE = Bundle(
     adapter=adapter,
     corpus=Corpus(
         build=build_corpus,
-        required=frozenset({"action Start", "action Receive(Elect)", "action Receive(Elected)",
-                            "send Elect", "send Elected"}),
+        required=frozenset(
+            {
+                "action Start",
+                "action Receive(Elect)",
+                "action Receive(Elected)",
+                "send Elect",
+                "send Elected",
+            }
+        ),
         walk_parameters=({"servers": 3}, {"servers": 4}),
     ),
     mutation=Mutation("ring_node", "RingNode", ("start", "deliver"), option="node_class"),

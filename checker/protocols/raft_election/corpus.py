@@ -19,6 +19,7 @@ from spec.raft_election import RaftElection
 
 __all__ = ["REQUIRED_FEATURES", "WALK_PARAMETERS", "build", "features"]
 
+
 def features(trace: Trace) -> set[str]:
     """What a trace exercises: action kinds, messages sent (votes granted or denied), and
     role changes by action."""

@@ -614,7 +614,7 @@ def bmc_sizes(variant: str | None, k: int) -> list[tuple[int, int]]:
     """The (N, T) a run of k steps with two leaders can have (see :func:`bmc`).
 
     >>> bmc_sizes(None, 6), bmc_sizes("quorum_off_by_one", 2)
-    ([(2, 6), (3, 2)], [(2, 2)])
+    ([(2, 2), (3, 2)], [(2, 2)])
     """
     out = []
     for n in range(2, k + 1):
