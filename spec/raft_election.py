@@ -1,4 +1,4 @@
-"""Raft leader election, bounded: shared MODEL.md as an executable specification.
+"""Raft leader election, bounded: docs/model.md as an executable specification.
 
 Each action is one event at one server, written guard first. The network keeps every message
 ever sent, so delivery covers loss, duplication and reordering. ``elected`` is the history
@@ -32,6 +32,27 @@ VARIANTS: dict[str, str] = {
 }
 
 
+def is_quorum(size, servers, variant: str | None = None):
+    """Whether ``size`` servers out of ``servers`` are a quorum: ``2·|Q| > N`` (the
+    ``quorum_off_by_one`` variant: ``>=``). The one quorum rule of the model and the proof:
+    it takes Python ints or z3 integer terms alike.
+
+    >>> is_quorum(2, 3), is_quorum(1, 2), is_quorum(1, 2, "quorum_off_by_one")
+    (True, False, True)
+    """
+    return 2 * size >= servers if variant == "quorum_off_by_one" else 2 * size > servers
+
+
+def smallest_quorum(servers: int, variant: str | None = None) -> int:
+    """The least number of servers that is a quorum of ``servers`` (at least 1)."""
+    return next(q for q in range(1, servers + 1) if is_quorum(q, servers, variant))
+
+
+def quorum_rule(variant: str | None = None) -> str:
+    """The quorum rule, as docs/model.md writes it."""
+    return "2*|Q| >= N" if variant == "quorum_off_by_one" else "2*|Q| > N"
+
+
 class Message(NamedTuple):
     """``RequestVote``, ``Vote`` (with ``granted``) or ``Heartbeat``, from ``src`` to ``dst``."""
 
@@ -56,7 +77,7 @@ class Server(NamedTuple):
 
 
 class RaftElection(ActorModel):
-    """MODEL.md: N servers, terms up to T, optional crash-restart, optional faulty variant."""
+    """docs/model.md: N servers, terms up to T, optional crash-restart and faulty variant."""
 
     name = "raft_election"
     symmetric = True
@@ -93,9 +114,7 @@ class RaftElection(ActorModel):
 
     # --- helpers ------------------------------------------------------------------------
     def is_quorum(self, voters: frozenset[int]) -> bool:
-        if self.variant == "quorum_off_by_one":
-            return 2 * len(voters) >= self.servers
-        return 2 * len(voters) > self.servers
+        return is_quorum(len(voters), self.servers, self.variant)
 
     def broadcast(self, kind: str, term: int, s: int) -> frozenset[Message]:
         return frozenset(Message(kind, term, s, d) for d in self.server_ids() if d != s)

@@ -1,4 +1,4 @@
-"""Raft leader election (shared MODEL.md) in first-order logic, for every N and every T.
+"""Raft leader election (docs/model.md) in first-order logic, for every N and every T.
 
 The encoding follows Ivy and mypyvy: uninterpreted sorts ``Node``, ``Term`` and ``Quorum``;
 the state is a set of relations (the current term too, so that no check leaves the decidable
@@ -33,6 +33,9 @@ from typing import NamedTuple
 
 import z3
 
+from spec.raft_election import VARIANTS as RAFT_VARIANTS
+from spec.raft_election import smallest_quorum
+
 Node = z3.DeclareSort("Node")
 Term = z3.DeclareSort("Term")
 Quorum = z3.DeclareSort("Quorum")
@@ -43,13 +46,7 @@ le = z3.Function("le", Term, Term, z3.BoolSort())
 zero = z3.Const("zero", Term)
 member = z3.Function("member", Node, Quorum, z3.BoolSort())
 
-VARIANTS = (
-    "grant_without_check",
-    "stale_votes",
-    "volatile_vote",
-    "no_step_down",
-    "quorum_off_by_one",
-)
+VARIANTS = tuple(RAFT_VARIANTS)  # the model's faulty variants, one table for both
 
 # Message relations, in MODEL.md's words: RequestVote, Vote granted, Vote denied, Heartbeat.
 MESSAGES = {
@@ -229,8 +226,7 @@ class Finite(Domain):
 
     def threshold(self) -> int:
         """The least number of servers that is a quorum of N (per variant)."""
-        n = self.servers
-        return (n + 1) // 2 if self.variant == "quorum_off_by_one" else n // 2 + 1
+        return smallest_quorum(self.servers, self.variant)
 
     def quorum(self, voters, q, win):
         count = z3.Sum([z3.If(voters(n), 1, 0) for n in self.nodes])

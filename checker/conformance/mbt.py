@@ -5,10 +5,7 @@ A schedule is a list of choices, each naming an action kind among those enabled 
 its enabled instances (by index, modulo their number): deleting a choice leaves the others'
 meaning nearly intact, so a failing schedule shrinks well. :func:`run_conformance_test` is the
 ready-made test a plug-in author runs against their own bundle (as Hypothesis offers
-``run_conformance_test`` for its providers).
-
->>> from checker.protocols.registry import bundle_named
->>> run_conformance_test(bundle_named("raft_election"), {"servers": 2}, max_examples=5)
+``run_conformance_test`` for its providers; tests/test_example_ring.py runs it).
 """
 
 from __future__ import annotations

@@ -106,6 +106,7 @@ def replay_trace(
             f"{name}: the protocol {model.name} has no conformance adapter, so there is no "
             "implementation to replay it against (see docs/tutorial.md, 'An adapter')"
         )
+    options = {k: v for k, v in options.items() if v is not None}
     adapter = bundle.adapter(
         dict(model.parameters), data_root=data_root or default_data_root(), **options
     )

@@ -31,6 +31,7 @@ from typing import Any
 import z3
 
 from spec import raft_logic as L
+from spec.raft_election import is_quorum, quorum_rule, smallest_quorum
 
 # Every check is decidable (EPR), so this only guards against a pathological slowdown.
 CHECK_TIMEOUT_MS = 60_000
@@ -417,11 +418,6 @@ class Majority:
         }
 
 
-def quorum_rule(variant: str | None) -> str:
-    """The quorum rule of a variant, as MODEL.md writes it."""
-    return "2*|Q| >= N" if variant == "quorum_off_by_one" else "2*|Q| > N"
-
-
 def majority_check(variant: str | None = None) -> Majority:
     """Two quorums of the same N always share a server, for every N >= 1 (z3, integers).
 
@@ -437,13 +433,13 @@ def majority_check(variant: str | None = None) -> Majority:
     n, both, only_a, only_b, neither = z3.Ints("N both only_a only_b neither")
     size_a, size_b = both + only_a, both + only_b
 
-    def is_quorum(size):
-        return 2 * size >= n if variant == "quorum_off_by_one" else 2 * size > n
+    def quorum(size):
+        return is_quorum(size, n, variant)
 
     opt = z3.Optimize()
     opt.add(n >= 1, both >= 0, only_a >= 0, only_b >= 0, neither >= 0)
     opt.add(both + only_a + only_b + neither == n)
-    opt.add(is_quorum(size_a), is_quorum(size_b), both == 0)
+    opt.add(quorum(size_a), quorum(size_b), both == 0)
     opt.minimize(n)
     rule = quorum_rule(variant)
     if solve(opt) != z3.sat:
@@ -453,10 +449,7 @@ def majority_check(variant: str | None = None) -> Majority:
     a = list(range(1, value[only_a] + 1))
     b = list(range(value[only_a] + 1, value[only_a] + value[only_b] + 1))
     size = value[n]
-    if variant == "quorum_off_by_one":
-        ok = 2 * len(a) >= size and 2 * len(b) >= size
-    else:
-        ok = 2 * len(a) > size and 2 * len(b) > size
+    ok = is_quorum(len(a), size, variant) and is_quorum(len(b), size, variant)
     assert ok and not set(a) & set(b), "z3 witness does not check"
     return Majority(False, rule, time.perf_counter() - started, size, (a, b))
 
@@ -618,7 +611,7 @@ def bmc_sizes(variant: str | None, k: int) -> list[tuple[int, int]]:
     """
     out = []
     for n in range(2, k + 1):
-        q = max(1, (n + 1) // 2 if variant == "quorum_off_by_one" else n // 2 + 1)
+        q = smallest_quorum(n, variant)
         if 4 * q - 2 <= k:
             out.append((n, k - 4 * (q - 1)))
     return out
