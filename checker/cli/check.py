@@ -11,6 +11,7 @@ from rich.console import Console
 
 from checker.cli.options import add_model_options, model_from_args
 from checker.errors import EXIT_FAIL, EXIT_OK, EXIT_VACUOUS, ElectkitError
+from checker.files import check_output_path
 from checker.protocols.registry import user_model_errors
 from checker.render.report import (
     LiveProgress,
@@ -67,6 +68,8 @@ def default_trace_path(model, prop: str) -> Path:
 
 def check_model(args: argparse.Namespace, console: Console):
     """Check the model the options name; returns (model, result, trace path or None)."""
+    if args.trace_out is not None:  # refused before the search, not after it
+        check_output_path(args.trace_out, "--trace-out")
     bundle, model = model_from_args(args, search=True)
     with user_model_errors(bundle):
         names = frozenset(p.name for p in model.properties() if p.kind == "always")
@@ -117,10 +120,8 @@ def check_model(args: argparse.Namespace, console: Console):
             "expect": "diverges" if model.parameters.get("variant") else "conforms",
             "description": f"shortest counterexample to {result.property}, found by electkit check",
         }
-        try:
-            trace_path = str(write_trace(Trace(model, result.init_state, result.path, meta), path))
-        except OSError as exc:
-            raise ElectkitError(f"--trace-out: cannot write {path}: {exc.strerror}") from None
+        trace = Trace(model, result.init_state, result.path, meta)
+        trace_path = str(write_trace(trace, path, "--trace-out"))
     if not args.quiet:
         console.print(summary_table(model, result))
         console.print(coverage_table(result))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.metadata
 import os
 import sys
 from collections.abc import Sequence
@@ -59,10 +60,19 @@ def _load(names: Sequence[str], table: dict[str, tuple[str, str]]) -> dict[str, 
     return modules
 
 
+def version() -> str:
+    """The installed version of electkit."""
+    try:
+        return importlib.metadata.version("electkit")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def build_parser(
     modules: dict[str, object], table: dict[str, tuple[str, str]]
 ) -> argparse.ArgumentParser:
     parser = _OneLineParser(prog="electkit", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"electkit {version()}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_OneLineParser)
     for name, module in modules.items():
         help_text = table[name][1]

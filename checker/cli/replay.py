@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
 from checker.conformance.replay import collect_traces, replay_file
-from checker.errors import EXIT_FAIL, EXIT_OK, ElectkitError
+from checker.errors import EXIT_FAIL, EXIT_OK, EXIT_USAGE, ElectkitError
 from checker.protocols.registry import resolve
 
 
@@ -39,11 +40,14 @@ def run(args: argparse.Namespace) -> int:
     if not files:
         raise ElectkitError(f"no trace files (*.json) under {' '.join(args.paths)}")
     start = time.perf_counter()
-    results = []
+    results, invalid = [], []
     for path in files:
-        if not path.exists():
-            raise ElectkitError(f"{path}: no such file")
-        result = replay_file(path, args.data_dir)  # a bad file raises: exit 2, named
+        try:
+            result = replay_file(path, args.data_dir)
+        except ElectkitError as exc:  # not a valid trace: named, and the others still run
+            invalid.append({"trace": str(path), "error": str(exc)})
+            print(f"error: {exc}", file=sys.stderr)
+            continue
         results.append(result)
         if not args.json:
             print(result.report())
@@ -70,7 +74,10 @@ def run(args: argparse.Namespace) -> int:
                     "steps": steps,
                     "seconds": round(seconds, 3),
                     "results": [r.to_json() for r in results],
+                    "invalid": invalid,
                 }
             )
         )
+    if invalid:
+        return EXIT_USAGE
     return EXIT_FAIL if failed else EXIT_OK

@@ -71,11 +71,8 @@ def run(args: argparse.Namespace) -> int:
             "description": f"random walk {index} of {args.count}, seed {args.seed}",
         }
         path = out / f"sample-s{args.seed}-{index:04d}.itf.json"
-        try:
-            with user_model_errors(bundle):
-                written.append(str(write_trace(walk, path)))
-        except OSError as exc:
-            raise ElectkitError(f"--out: cannot write {path}: {exc.strerror}") from None
+        with user_model_errors(bundle):
+            written.append(str(write_trace(walk, path, "--out")))
         if not args.json:
             print(f"{path}  {len(walk.steps)} steps, {len(features_of(bundle, walk))} features")
     if args.json:

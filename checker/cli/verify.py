@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from checker.errors import EXIT_FAIL, EXIT_OK, ElectkitError
+from checker.files import check_output_path, write_text
 from checker.protocols.bundle import Bundle
 from checker.protocols.registry import DEFAULT, resolve
 from checker.search.explore import explore
@@ -166,9 +167,9 @@ def run(args: argparse.Namespace) -> int:
     bundle = resolve(args.spec)
     traces = corpus_dir(bundle, args.traces)
     if args.junit:  # refuse an unwritable report path before minutes of work, not after
-        junit = Path(args.junit)
-        if junit.is_dir() or (junit.parent.exists() and not os.access(junit.parent, os.W_OK)):
-            raise ElectkitError(f"--junit: cannot write {junit}")
+        junit = check_output_path(args.junit, "--junit")
+        if junit.parent.exists() and not os.access(junit.parent, os.W_OK):
+            raise ElectkitError(f"--junit: cannot write {junit}: permission denied")
     stage_fns = stages_of(bundle, traces)
     missing = [name for name in args.only or () if name not in stage_fns]
     if missing:
@@ -236,8 +237,5 @@ def write_junit(stages: list[Stage], path: Path) -> None:
             ET.SubElement(case, "failure", message=stage.summary).text = stage.summary
         else:
             ET.SubElement(case, "system-out").text = stage.summary
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        ET.ElementTree(suite).write(path, encoding="utf-8", xml_declaration=True)
-    except OSError as exc:
-        raise ElectkitError(f"--junit: cannot write {path}: {exc.strerror}") from None
+    xml = ET.tostring(suite, encoding="unicode", xml_declaration=True)
+    write_text(path, xml + "\n", "--junit")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from checker.errors import EXIT_OK, ElectkitError
+from checker.errors import EXIT_OK
+from checker.files import check_output_path, write_text
 from checker.protocols.registry import resolve
 from checker.render.view import render_html
 from checker.traces import read_trace
@@ -29,12 +30,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.spec is not None:
         resolve(args.spec)
-    trace = read_trace(args.trace)  # a bad file: one line naming file, step, field (exit 2)
     out = Path(args.output) if args.output else Path(args.trace).with_suffix(".html")
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(render_html(trace, Path(args.trace).name))
-    except OSError as exc:
-        raise ElectkitError(f"-o: cannot write {out}: {exc.strerror}") from None
+    check_output_path(out, "-o")
+    trace = read_trace(args.trace)  # a bad file: one line naming file, step, field (exit 2)
+    write_text(out, render_html(trace, Path(args.trace).name), "-o")
     print(f"wrote {out} ({len(trace.steps)} steps)")
     return EXIT_OK

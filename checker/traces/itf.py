@@ -29,11 +29,14 @@ from pathlib import Path
 from typing import Any
 
 from checker.errors import ElectkitError
+from checker.files import read_text, write_text
 from checker.protocols.bundle import ParamError
 from checker.protocols.registry import bundle_named
 from spec.model import Model, ModelError, Step, find_step
 
 FORMAT_VERSION = 1
+MAX_TRACE_BYTES = 64 * 2**20  # 64 MiB: a trace of about 100,000 states of five servers
+MAX_TRACE_STATES = 100_000
 _COMPACT_WIDTH = 96
 
 
@@ -91,15 +94,13 @@ def to_itf(trace: Trace) -> dict[str, Any]:
     return {"#meta": meta, "vars": variables, "states": states}
 
 
-def write_trace(trace: Trace, path: str | os.PathLike) -> Path:
-    """Write ``trace`` to ``path`` (folders made as needed); returns the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = dumps(to_itf(trace))
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
-    return path
+def write_trace(trace: Trace, path: str | os.PathLike, option: str = "trace") -> Path:
+    """Write ``trace`` to ``path`` atomically (folders made as needed); returns the path.
+
+    A path that is a folder, a device, a FIFO or a symbolic link is refused, and a failed
+    write (a full disk) leaves what was there: ElectkitError names ``option`` and why.
+    """
+    return write_text(path, dumps(to_itf(trace)), option)
 
 
 def dumps(value: Any) -> str:
@@ -120,14 +121,15 @@ def _dump(value: Any, indent: int) -> str:
 
 
 def read_trace(path: str | os.PathLike) -> Trace:
-    """Read and check a trace file: every state must be the one its action leads to."""
+    """Read and check a trace file: every state must be the one its action leads to.
+
+    Limits, checked before the work: a regular file (never a FIFO or a device) of at most
+    :data:`MAX_TRACE_BYTES`, with at most :data:`MAX_TRACE_STATES` states.
+    """
     path = Path(path)
+    text = read_text(path, MAX_TRACE_BYTES, "trace")
     try:
-        doc = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise TraceError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise TraceError(f"{path}: cannot be read ({exc})") from None
+        doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise TraceError(f"{path}: not JSON ({exc.msg} at line {exc.lineno})") from None
     except RecursionError:
@@ -141,6 +143,10 @@ def trace_from_itf(doc: Any, where: str = "<trace>") -> Trace:
 
     doc = _normalize(doc, where, [])
     validate_itf(doc, where)
+    if len(doc["states"]) > MAX_TRACE_STATES:
+        raise TraceError(
+            f"{where}: {len(doc['states']):,} states; a trace is limited to {MAX_TRACE_STATES:,}"
+        )
     meta = doc["#meta"]
     try:
         bundle = bundle_named(meta["spec"])

@@ -150,10 +150,7 @@ def _write_trace(args: argparse.Namespace, bmc: P.BmcResult) -> str:
         f"raft_election-{bmc.variant}-N{p['servers']}-T{p['max_term']}-ElectionSafety-bmc.itf.json"
     )
     path = Path(args.trace_out) if args.trace_out else Path("traces") / "counterexamples" / name
-    try:
-        return str(write_trace(trace, path))
-    except OSError as exc:
-        raise ElectkitError(f"--trace-out: cannot write {path}: {exc.strerror}") from None
+    return str(write_trace(trace, path, "--trace-out"))
 
 
 def gate() -> tuple[bool, str, dict]:
