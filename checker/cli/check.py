@@ -17,6 +17,7 @@ from checker.render.report import (
     LiveProgress,
     counterexample_table,
     coverage_table,
+    make_console,
     summary_table,
 )
 from checker.search.explore import Result, explore
@@ -89,7 +90,7 @@ def check_model(args: argparse.Namespace, console: Console):
             raise ElectkitError(
                 "--scheduler needs Dask: pip install 'electkit[distributed]'"
             ) from None
-    progress = LiveProgress(Console(stderr=True, highlight=False))
+    progress = LiveProgress(make_console(stderr=True))
     if not args.quiet:
         progress.begin()
     try:
@@ -138,7 +139,7 @@ def check_model(args: argparse.Namespace, console: Console):
 
 
 def run(args: argparse.Namespace) -> int:
-    console = Console(stderr=args.json or args.quiet, highlight=False, width=_width())
+    console = make_console(stderr=args.json or args.quiet)
     model, result, trace_path = check_model(args, console)
     if args.json:
         print(json.dumps(result_json(model, result, trace_path)))
@@ -148,13 +149,6 @@ def run(args: argparse.Namespace) -> int:
     if result.vacuous:
         return EXIT_VACUOUS
     return EXIT_OK if result.verdict == "ok" else EXIT_FAIL
-
-
-def _width() -> int | None:
-    """Full width on a terminal; 110 columns in a log, so tables do not wrap at 80."""
-    import shutil
-
-    return None if sys.stdout.isatty() else max(110, shutil.get_terminal_size().columns)
 
 
 def result_json(model, result: Result, trace_path: str | None) -> dict:

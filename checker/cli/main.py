@@ -91,7 +91,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         table = commands()
         wanted = [argv[0]] if argv and argv[0] in table else list(table)
         args = build_parser(_load(wanted, table), table).parse_args(argv)
-        code = args._run(args)
+        try:
+            code = args._run(args)
+        except SystemExit as exc:  # only a model or plug-in of the user's calls sys.exit
+            print(
+                f"error: electkit {args.command}: the model or plug-in called sys.exit"
+                f"({exc.code!r}); that is no verdict (exit 2)",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
     except ListParams as listing:
         print(listing.text())
         return 0

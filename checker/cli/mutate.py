@@ -6,12 +6,12 @@ import argparse
 import json
 from pathlib import Path
 
-from rich.console import Console
 from rich.table import Table
 
 from checker.conformance.mutate import mutate
 from checker.errors import EXIT_FAIL, EXIT_OK, ElectkitError
 from checker.protocols.registry import DEFAULT, resolve
+from checker.render.report import make_console
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -44,6 +44,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.fail_under is not None and not 0 <= args.fail_under <= 100:
+        raise ElectkitError(
+            f"--fail-under must be a percentage from 0 to 100, got {args.fail_under:g}"
+        )
     if args.walks < 0:
         raise ElectkitError(f"--walks must be at least 0, got {args.walks}")
     bundle = resolve(args.spec)
@@ -59,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     if not outcomes:
         raise ElectkitError(f"--only: no mutant name contains {args.only!r}")
     killed = sum(o.killed for o in outcomes)
-    console = Console(stderr=args.json, highlight=False)
+    console = make_console(stderr=args.json)
     target = f"{bundle.mutation.module}.{bundle.mutation.class_name}"
     table = Table(title=f"mutants of {target}", title_justify="left")
     for column in ("mutant", "killed by", "how"):

@@ -12,19 +12,20 @@ import functools
 import importlib
 import json
 import os
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
-from rich.console import Console
 from rich.table import Table
 
-from checker.errors import EXIT_FAIL, EXIT_OK, ElectkitError
+from checker.errors import EXIT_FAIL, EXIT_INTERRUPTED, EXIT_OK, ElectkitError
 from checker.files import check_output_path, write_text
 from checker.protocols.bundle import Bundle
 from checker.protocols.registry import DEFAULT, resolve
+from checker.render.report import make_console
 from checker.search.explore import explore
 
 
@@ -47,6 +48,8 @@ def stage_check(bundle: Bundle) -> Stage:
     """Every property holds at the gate's bound (symmetry on where the model declares it)."""
     parameters = dict(bundle.gate.parameters) if bundle.gate else {}
     result = explore(bundle.build(**parameters), symmetry=True)
+    if result.verdict == "interrupted":
+        raise KeyboardInterrupt
     passed = result.verdict == "ok"  # a never-witnessed `sometimes` is a (vacuous) violation
     summary = (
         f"{result.verdict}: {result.distinct_states:,} "
@@ -73,6 +76,8 @@ def stage_variants(bundle: Bundle) -> Stage:
     for case in bundle.gate.variants:
         model = bundle.build(**case.parameters, variant=case.variant)
         result = explore(model, symmetry=True, properties=headline)
+        if result.verdict == "interrupted":
+            raise KeyboardInterrupt
         if result.verdict != case.expected:
             wrong.append(
                 f"{case.variant} {_bound(case.parameters)}: {result.verdict}, "
@@ -163,7 +168,7 @@ def corpus_dir(bundle: Bundle, option: str | None) -> Path | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    console = Console(stderr=args.json, highlight=False)
+    console = make_console(stderr=args.json)
     bundle = resolve(args.spec)
     traces = corpus_dir(bundle, args.traces)
     if args.junit:  # refuse an unwritable report path before minutes of work, not after
@@ -178,12 +183,20 @@ def run(args: argparse.Namespace) -> int:
             f"bundle does not have); its stages: {', '.join(stage_fns)}"
         )
     stages = []
-    for name in args.only or list(stage_fns):
-        with console.status(f"verify: {name} ...", spinner="dots"):
-            stage = run_stage(name, stage_fns[name])
-        mark = "[green]pass[/]" if stage.passed else "[red]FAIL[/]"
-        console.print(f"{mark}  {stage.name:<26} {stage.summary}  ({stage.seconds:.1f} s)")
-        stages.append(stage)
+    names = args.only or list(stage_fns)
+    try:
+        for name in names:
+            with console.status(f"verify: {name} ...", spinner="dots"):
+                stage = run_stage(name, stage_fns[name])
+            mark = "[green]pass[/]" if stage.passed else "[red]FAIL[/]"
+            console.print(f"{mark}  {stage.name:<26} {stage.summary}  ({stage.seconds:.1f} s)")
+            stages.append(stage)
+    except KeyboardInterrupt:
+        # Stopped, not failed: say what ran, write no report (a partial gate is no verdict).
+        done = ", ".join(s.name for s in stages) or "none"
+        print(f"interrupted: verify stopped; stages finished: {done}; not run: "
+              f"{', '.join(names[len(stages):])}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     passed = all(s.passed for s in stages)
     table = Table(show_header=False, box=None)
     table.add_row(

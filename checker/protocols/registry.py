@@ -110,7 +110,7 @@ def _load_user_bundle(spec: str) -> Bundle:
     sys.modules[module_name] = module  # dataclasses look their module up while being built
     try:
         module_spec.loader.exec_module(module)
-    except Exception as exc:  # noqa: BLE001 - user code: report, never a traceback
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - user code: report, never a traceback
         raise ElectkitError(f"--spec: {path} failed to load: {type(exc).__name__}: {exc}") from None
     target = getattr(module, attribute, None)
     if target is None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import sys
 from typing import Any
 
 from rich.console import Console
@@ -122,3 +124,11 @@ def counterexample_table(model: Any, init: Any, path: list) -> Table:
         table.add_row(str(index), step.label(), "\n".join(changes))
         previous = step.state
     return table
+
+
+def make_console(stderr: bool = False) -> Console:
+    """A console for tables: the terminal's width on a terminal; in a log or a pipe, wide
+    enough that tables and lines never wrap at 80 columns."""
+    stream = sys.stderr if stderr else sys.stdout
+    width = None if stream.isatty() else max(160, shutil.get_terminal_size().columns)
+    return Console(stderr=stderr, highlight=False, width=width, soft_wrap=not stream.isatty())
