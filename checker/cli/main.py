@@ -11,6 +11,7 @@ import argparse
 import importlib
 import importlib.metadata
 import os
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -86,6 +87,13 @@ def build_parser(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `electkit` console script."""
+    # Piped into `head`, stop quietly as Unix tools do, rather than with a BrokenPipeError.
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    if sys.stdout is None or sys.stderr is None:  # started with the descriptor closed
+        if sys.stderr is not None:
+            print("error: standard output is closed; electkit writes its results there "
+                  "(redirect it to a file or /dev/null)", file=sys.stderr)
+        return EXIT_USAGE
     try:
         argv = list(sys.argv[1:] if argv is None else argv)
         table = commands()

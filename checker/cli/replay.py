@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -31,11 +32,25 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def check_data_dir(path: str) -> None:
+    """A folder the nodes can keep their vote files in: it exists and a file can be made
+    there (tried, then removed); one line says why not."""
+    if not Path(path).is_dir():
+        raise ElectkitError(f"--data-dir: {path} is not an existing folder")
+    try:
+        with tempfile.TemporaryDirectory(prefix="electkit-check-", dir=path):
+            pass
+    except OSError as exc:
+        raise ElectkitError(
+            f"--data-dir: cannot make files in {path} ({exc.strerror or exc})"
+        ) from None
+
+
 def run(args: argparse.Namespace) -> int:
     if args.spec is not None:
         resolve(args.spec)
-    if args.data_dir is not None and not Path(args.data_dir).is_dir():
-        raise ElectkitError(f"--data-dir: {args.data_dir} is not an existing folder")
+    if args.data_dir is not None:
+        check_data_dir(args.data_dir)
     files = collect_traces(args.paths)
     if not files:
         raise ElectkitError(f"no trace files (*.json) under {' '.join(args.paths)}")

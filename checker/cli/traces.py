@@ -17,6 +17,10 @@ from checker.errors import EXIT_OK, ElectkitError
 from checker.protocols.registry import DEFAULT, resolve, user_model_errors
 from checker.traces import write_trace
 from checker.traces.corpus import features_of, random_walk
+from checker.traces.itf import MAX_TRACE_STATES
+
+MAX_COUNT = 10_000  # files written by one sample
+MAX_STEPS = MAX_TRACE_STATES - 1  # what a trace file may hold
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -54,10 +58,13 @@ def run(args: argparse.Namespace) -> int:
         written = bundle.corpus.build(out)
         print(f"wrote {len(written)} traces under {out}")
         return EXIT_OK
-    if args.count < 1:
-        raise ElectkitError(f"--count must be at least 1, got {args.count}")
-    if args.steps < 0:
-        raise ElectkitError(f"--steps must be at least 0, got {args.steps}")
+    if not 1 <= args.count <= MAX_COUNT:
+        raise ElectkitError(f"--count must be from 1 to {MAX_COUNT:,}, got {args.count}")
+    if not 0 <= args.steps <= MAX_STEPS:
+        raise ElectkitError(
+            f"--steps must be from 0 to {MAX_STEPS:,} (a trace holds at most "
+            f"{MAX_STEPS:,} steps), got {args.steps}"
+        )
     bundle, model = model_from_args(args)
     rng = random.Random(args.seed)
     out = Path(args.out)

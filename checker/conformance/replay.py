@@ -196,7 +196,11 @@ def collect_traces(paths: list[str]) -> list[Path]:
     files: list[Path] = []
     for raw in paths:
         path = Path(raw)
-        if path.is_dir():
+        try:
+            is_dir = path.is_dir()
+        except OSError:  # a name too long, say: reading it will say so in one line
+            is_dir = False
+        if is_dir:
             files += sorted(p for p in path.rglob("*.json") if p.is_file())
         else:
             files.append(path)
