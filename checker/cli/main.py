@@ -91,8 +91,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     if sys.stdout is None or sys.stderr is None:  # started with the descriptor closed
         if sys.stderr is not None:
-            print("error: standard output is closed; electkit writes its results there "
-                  "(redirect it to a file or /dev/null)", file=sys.stderr)
+            print(
+                "error: standard output is closed; electkit writes its results there "
+                "(redirect it to a file or /dev/null)",
+                file=sys.stderr,
+            )
         return EXIT_USAGE
     try:
         argv = list(sys.argv[1:] if argv is None else argv)

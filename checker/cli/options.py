@@ -12,7 +12,7 @@ import argparse
 from typing import Any
 
 from checker.errors import ElectkitError
-from checker.protocols.bundle import Bundle, Param, ParamError
+from checker.protocols.bundle import Bundle, Param, ParamError, shown
 from checker.protocols.registry import (
     DEFAULT,
     KIT_BUNDLES,
@@ -62,7 +62,8 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
                 action="store_const",
                 const=not param.default,
                 default=argparse.SUPPRESS,
-                help=f"{param.help} (sets {param.name}={str(not param.default).lower()})",
+                help=f"{param.help}: sets {param.name} to {shown(not param.default)} "
+                f"(default {shown(param.default)})",
             )
         else:
             parser.add_argument(
@@ -70,7 +71,7 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
                 dest=dest,
                 default=argparse.SUPPRESS,
                 metavar=param.name.upper(),
-                help=f"{param.help} (the parameter {param.name}; default {param.default})",
+                help=f"{param.help} (the parameter {param.name}; default {shown(param.default)})",
             )
 
 

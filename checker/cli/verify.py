@@ -194,8 +194,11 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         # Stopped, not failed: say what ran, write no report (a partial gate is no verdict).
         done = ", ".join(s.name for s in stages) or "none"
-        print(f"interrupted: verify stopped; stages finished: {done}; not run: "
-              f"{', '.join(names[len(stages):])}", file=sys.stderr)
+        print(
+            f"interrupted: verify stopped; stages finished: {done}; not run: "
+            f"{', '.join(names[len(stages) :])}",
+            file=sys.stderr,
+        )
         return EXIT_INTERRUPTED
     passed = all(s.passed for s in stages)
     table = Table(show_header=False, box=None)

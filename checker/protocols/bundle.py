@@ -38,6 +38,15 @@ class ParamError(ValueError):
     """A parameter value that does not fit its declaration."""
 
 
+def shown(value: Any) -> str:
+    """A value as a user writes it: ``none``, ``true``, ``3``, never Python's ``None``."""
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
+
+
 @dataclass(frozen=True)
 class Param:
     """One model parameter: its name, type, default, bounds and help text.
@@ -101,7 +110,8 @@ class Param:
             bounds = f", {self.low if self.low is not None else ''}..{self.high or ''}"
         if self.choices is not None:
             bounds = f", one of {', '.join(self.choices)}"
-        return f"{self.name} ({self.type.__name__}, default {self.default}{bounds}): {self.help}"
+        kind = f"{self.type.__name__}, default {shown(self.default)}{bounds}"
+        return f"{self.name} ({kind}): {self.help}"
 
 
 @dataclass(frozen=True)
