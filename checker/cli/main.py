@@ -85,10 +85,16 @@ def build_parser(
     return parser
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `electkit` console script."""
     # Piped into `head`, stop quietly as Unix tools do, rather than with a BrokenPipeError.
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    # SIGTERM stops a command as Ctrl-C does: cleanly, children reaped, exit 130.
+    signal.signal(signal.SIGTERM, _interrupt)
     if sys.stdout is None or sys.stderr is None:  # started with the descriptor closed
         if sys.stderr is not None:
             print(

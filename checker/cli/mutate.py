@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from rich.table import Table
 
 from checker.conformance.mutate import mutate
-from checker.errors import EXIT_FAIL, EXIT_OK, ElectkitError
+from checker.errors import EXIT_FAIL, EXIT_INTERRUPTED, EXIT_OK, ElectkitError
 from checker.protocols.registry import DEFAULT, resolve
 from checker.render.report import make_console
 
@@ -59,7 +60,14 @@ def run(args: argparse.Namespace) -> int:
     traces = Path(args.traces) if args.traces else bundle.gate.corpus
     if traces is None or not Path(traces).is_dir():
         raise ElectkitError(f"--traces: {traces} is not a folder")
-    outcomes = mutate(bundle, Path(traces), args.walks, args.only)
+    outcomes: list = []
+    try:
+        for outcome in mutate(bundle, Path(traces), args.walks, args.only):
+            outcomes.append(outcome)
+    except KeyboardInterrupt:
+        killed = sum(o.killed for o in outcomes)
+        print(f"interrupted: {len(outcomes)} mutants run, {killed} killed", file=sys.stderr)
+        return EXIT_INTERRUPTED
     if not outcomes:
         raise ElectkitError(f"--only: no mutant name contains {args.only!r}")
     killed = sum(o.killed for o in outcomes)

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from checker.conformance.replay import collect_traces, replay_file
-from checker.errors import EXIT_FAIL, EXIT_OK, EXIT_USAGE, ElectkitError
+from checker.errors import EXIT_FAIL, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, ElectkitError
 from checker.protocols.registry import resolve
 
 
@@ -56,16 +56,24 @@ def run(args: argparse.Namespace) -> int:
         raise ElectkitError(f"no trace files (*.json) under {' '.join(args.paths)}")
     start = time.perf_counter()
     results, invalid = [], []
-    for path in files:
-        try:
-            result = replay_file(path, args.data_dir)
-        except ElectkitError as exc:  # not a valid trace: named, and the others still run
-            invalid.append({"trace": str(path), "error": str(exc)})
-            print(f"error: {exc}", file=sys.stderr)
-            continue
-        results.append(result)
-        if not args.json:
-            print(result.report())
+    try:
+        for path in files:
+            try:
+                result = replay_file(path, args.data_dir)
+            except ElectkitError as exc:  # not a valid trace: named; the others still run
+                invalid.append({"trace": str(path), "error": str(exc)})
+                print(f"error: {exc}", file=sys.stderr)
+                continue
+            results.append(result)
+            if not args.json:
+                print(result.report())
+    except KeyboardInterrupt:
+        diverging = sum(r.verdict == "diverges" for r in results)
+        print(
+            f"interrupted: {len(results)} of {len(files)} traces replayed, {diverging} diverged",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
     seconds = time.perf_counter() - start
     if args.expect:
         failed = [r for r in results if not r.as_expected]

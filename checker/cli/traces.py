@@ -10,10 +10,11 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import sys
 from pathlib import Path
 
 from checker.cli.options import add_model_options, model_from_args
-from checker.errors import EXIT_OK, ElectkitError
+from checker.errors import EXIT_INTERRUPTED, EXIT_OK, ElectkitError
 from checker.protocols.registry import DEFAULT, resolve, user_model_errors
 from checker.traces import write_trace
 from checker.traces.corpus import features_of, random_walk
@@ -69,19 +70,32 @@ def run(args: argparse.Namespace) -> int:
     rng = random.Random(args.seed)
     out = Path(args.out)
     written = []
-    for index in range(1, args.count + 1):
-        with user_model_errors(bundle):
-            walk = random_walk(model, args.steps, rng)
-        walk.meta = {
-            "verdict": "sample",
-            "expect": "conforms" if not model.parameters.get("variant") else "diverges",
-            "description": f"random walk {index} of {args.count}, seed {args.seed}",
-        }
-        path = out / f"sample-s{args.seed}-{index:04d}.itf.json"
-        with user_model_errors(bundle):
-            written.append(str(write_trace(walk, path, "--out")))
-        if not args.json:
-            print(f"{path}  {len(walk.steps)} steps, {len(features_of(bundle, walk))} features")
+    try:
+        for index in range(1, args.count + 1):
+            written.append(sample_one(args, bundle, model, rng, index, out))
+    except KeyboardInterrupt:
+        print(
+            f"interrupted: {len(written)} of {args.count} traces written, each whole",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
     if args.json:
         print(json.dumps({"traces": written, "count": len(written)}))
     return EXIT_OK
+
+
+def sample_one(args, bundle, model, rng: random.Random, index: int, out: Path) -> str:
+    """Write walk ``index`` of a sample; returns its path."""
+    with user_model_errors(bundle):
+        walk = random_walk(model, args.steps, rng)
+    walk.meta = {
+        "verdict": "sample",
+        "expect": "conforms" if not model.parameters.get("variant") else "diverges",
+        "description": f"random walk {index} of {args.count}, seed {args.seed}",
+    }
+    path = out / f"sample-s{args.seed}-{index:04d}.itf.json"
+    with user_model_errors(bundle):
+        write_trace(walk, path, "--out")
+    if not args.json:
+        print(f"{path}  {len(walk.steps)} steps, {len(features_of(bundle, walk))} features")
+    return str(path)

@@ -152,13 +152,12 @@ def run_gate(
 
 def mutate(
     bundle: Bundle, traces_dir: Path, walks: int = 100, only: str | None = None
-) -> list[Outcome]:
+) -> Iterator[Outcome]:
     """Run the gate against every mutant of the bundle's mutation target (those whose name
-    contains ``only``)."""
+    contains ``only``), one outcome at a time."""
     mutation = bundle.mutation
     source = Path(importlib.import_module(mutation.module).__file__).read_text()
     traces = collect_traces([str(traces_dir)])
-    outcomes = []
     for mutant in mutants(source, mutation.class_name, mutation.methods):
         if only and only not in mutant.name:
             continue
@@ -166,5 +165,4 @@ def mutate(
             by, detail = run_gate(bundle, load_mutant_class(mutation, mutant), traces, walks)
         finally:
             sys.modules.pop(MUTANT_MODULE, None)
-        outcomes.append(Outcome(mutant.name, bool(by), by or None, detail))
-    return outcomes
+        yield Outcome(mutant.name, bool(by), by or None, detail)

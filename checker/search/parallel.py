@@ -92,6 +92,7 @@ def _expand_with(kernel, symmetric: bool, returned: set, chunk: list):
 
 def _ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the pool ends its workers with SIGTERM
 
 
 @contextlib.contextmanager
