@@ -405,3 +405,62 @@ def test_a_closed_stdout_is_one_line():
         "error: standard output is closed; electkit writes its results there (redirect it "
         "to a file or /dev/null)"
     ]
+
+
+FAKES_A_PASS = """
+import os, sys
+from spec.model import Model, Property, Step
+
+PARENT = os.getpid()
+
+
+class Exits(Model):
+    \"\"\"A counter up to 2,000 whose steps, at 1,500, do what a model must never do.\"\"\"
+
+    name = "exits"
+
+    def init_states(self):
+        return [0]
+
+    def steps(self, n):
+        if n == 1500 and WHERE:
+            HOW
+        return iter([Step("Inc", {}, n + 1)] if n < 2000 else [])
+
+    def properties(self):
+        return [Property("Small", "always", lambda n: n <= 2000),
+                Property("Moved", "sometimes", lambda n: n > 0)]
+
+    def to_json(self, n):
+        return {"n": n}
+
+    def from_json(self, value):
+        return value["n"]
+"""
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+@pytest.mark.parametrize(
+    ("how", "code", "words"),
+    [
+        ("os._exit(0)", 2, "a worker process died"),
+        ("sys.exit(0)", 2, "sys.exit"),
+        ("raise KeyboardInterrupt", 130, "interrupted"),
+    ],
+    ids=["os._exit", "sys.exit", "KeyboardInterrupt"],
+)
+def test_a_model_cannot_fake_a_pass(tmp_path, workers, how, code, words):
+    if how.startswith("os._exit") and workers == "1":
+        pytest.skip("in the checker's own process, os._exit ends it: only a worker's is caught")
+    where = "os.getpid() != PARENT" if how.startswith("os._exit") else "True"
+    (tmp_path / "fake.py").write_text(FAKES_A_PASS.replace("HOW", how).replace("WHERE", where))
+    proc = subprocess.run(
+        [ELECTKIT, "check", "--spec", "fake.py:Exits", "--workers", workers, "--json", "--quiet"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == code, proc.stderr
+    assert words in proc.stderr + proc.stdout and "Traceback" not in proc.stderr
+    assert '"verdict": "ok"' not in proc.stdout

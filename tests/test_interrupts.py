@@ -19,15 +19,31 @@ LONG_RUNNING = {
     "verify": ["verify"],
     "prove-variant": ["prove", "--variant", "stale_votes", "--depth", "12"],
     "mutate": ["mutate", "--walks", "50"],
-    "sample": ["traces", "sample", "--count", "5000", "--steps", "200", "--seed", "1",
-               "--out", "samples"],
+    "sample": [
+        "traces",
+        "sample",
+        "--count",
+        "5000",
+        "--steps",
+        "200",
+        "--seed",
+        "1",
+        "--out",
+        "samples",
+    ],
     "replay": ["replay", str(ROOT / "traces"), str(ROOT / "traces"), str(ROOT / "traces")],
 }
 
 
 def interrupt(argv: list[str], after: float, sig: int, cwd) -> tuple[int, str, float, list]:
-    proc = subprocess.Popen([ELECTKIT, *argv], cwd=cwd, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        [ELECTKIT, *argv],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
         time.sleep(after)
         family = [proc.pid] + [c.pid for c in psutil.Process(proc.pid).children(recursive=True)]
@@ -43,8 +59,11 @@ def interrupt(argv: list[str], after: float, sig: int, cwd) -> tuple[int, str, f
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
     time.sleep(0.5)
-    left = [pid for pid in family if psutil.pid_exists(pid)
-            and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]
+    left = [
+        pid
+        for pid in family
+        if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    ]
     return proc.returncode, out + err, waited, left
 
 

@@ -91,8 +91,6 @@ def _interrupt(signum: int, frame: object) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `electkit` console script."""
-    # Piped into `head`, stop quietly as Unix tools do, rather than with a BrokenPipeError.
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     # SIGTERM stops a command as Ctrl-C does: cleanly, children reaped, exit 130.
     signal.signal(signal.SIGTERM, _interrupt)
     if sys.stdout is None or sys.stderr is None:  # started with the descriptor closed
@@ -126,6 +124,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # Piped into `head`: stop quietly, as Unix tools do (the rest of the output is moot).
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except Exception as exc:
         # A bug of electkit's own: not a verdict (1) and not the user's input (2).
         if os.environ.get("ELECTKIT_DEBUG"):

@@ -26,8 +26,11 @@ import multiprocessing
 import signal
 import time
 from collections.abc import Callable, Hashable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 
 from checker.search.state import progress_of
+from spec.model import ModelError
 
 _KERNEL = None  # the kernel, set before the fork; each worker inherits it
 _SYMMETRIC = False
@@ -39,12 +42,23 @@ class WorkerFailed(Exception):
     """A worker raised; the caller reruns in one process, which reports the failure well."""
 
 
+class WorkerDied(ModelError):
+    """A worker process ended abruptly: no rerun (it could end this process too)."""
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """End the workers now (they ignore Ctrl-C) and drop what is queued."""
+    for process in list(getattr(pool, "_processes", {}).values()):
+        process.terminate()
+    pool.shutdown(wait=True, cancel_futures=True)
+
+
 def _expand_chunk(chunk: list) -> tuple[list, list[int], list[int]] | str:
     """Expand ``chunk``; returns ([(index in chunk, action id, successor)], changed, fired),
     or the text of an error (an exception that does not pickle would hang the pool)."""
     try:
         return _expand(chunk)
-    except Exception as exc:  # noqa: BLE001 - reported by the parent, rerun in one process
+    except BaseException as exc:  # noqa: BLE001 - even SystemExit: the parent reruns it
         return f"{type(exc).__name__}: {exc}"
 
 
@@ -102,11 +116,21 @@ def _executor(workers: int, scheduler: str | None, job: Hashable | None):
         if scheduler is None:
             # Workers ignore Ctrl-C: the terminal sends it to the whole process group, and the
             # parent alone stops the search (and the pool) cleanly.
-            pool = stack.enter_context(
-                multiprocessing.get_context("fork").Pool(workers, initializer=_ignore_sigint)
+            pool = ProcessPoolExecutor(
+                workers, mp_context=multiprocessing.get_context("fork"), initializer=_ignore_sigint
             )
-            stack.callback(pool.terminate)
-            yield lambda chunks: pool.imap(_expand_chunk, chunks)
+            stack.callback(_stop, pool)
+
+            def map_local(chunks: list) -> Iterator:
+                try:
+                    yield from pool.map(_expand_chunk, chunks)
+                except BrokenProcessPool:
+                    raise WorkerDied(
+                        "a worker process died while expanding states (the model crashed it "
+                        "or called os._exit); the search has no verdict"
+                    ) from None
+
+            yield map_local
             return
         from distributed import Client, LocalCluster
 
@@ -189,7 +213,7 @@ def _levels(search, workers, on_progress, every, scheduler, job, fired_total) ->
                             break
                     if search.bad_index >= 0:
                         break
-            except WorkerFailed:
+            except (WorkerFailed, WorkerDied):
                 raise
             except Exception as exc:  # noqa: BLE001 - any worker failure: rerun in one process
                 raise WorkerFailed(str(exc)) from exc
