@@ -15,6 +15,10 @@ from collections.abc import Sequence
 
 from checker.errors import EXIT_INTERNAL, EXIT_USAGE, ElectkitError
 
+# Branch-local bridge until checker/cli/ becomes a package (issue 8): lets the command
+# modules in checker/cli/ import as checker.cli.<name> next to this module.
+__path__ = [os.path.join(os.path.dirname(__file__), "cli")]
+
 # name -> (module, one-line help). Modules are imported only when their command runs, so a
 # slow import (z3, asyncio servers) never slows the others down.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -25,6 +29,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "verify": ("checker.cmd_verify", "the CI gate: model check, proof and conformance"),
     "mutate": ("checker.cmd_mutate", "run the gate against mutants of the implementation"),
     "view": ("checker.cmd_view", "render a trace as one self-contained HTML page"),
+    "graph": ("checker.cli.graph", "the state graph: figures, liveness, GraphML/DOT/JSON/SVG"),
+    "cover": ("checker.cli.cover", "write a transition-cover suite of traces"),
+    "coverage": ("checker.cli.cover", "transition coverage of a folder of traces"),
     "node": ("impl.cli", "run one leader-election node"),
     "cluster": ("impl.cli", "run a local cluster of node processes"),
 }
