@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import sys
+from pathlib import Path
 
 import networkx as nx
 import pytest
@@ -95,3 +97,26 @@ def test_cli_bad_input_exit_2(tmp_path, capsys):
     assert "a cover suite is of the correct model" in capsys.readouterr().err
     assert main(["cover", "--out", str(tmp_path), "--max-term", "2", "--limit", "50"]) == 2
     assert "more than 50 states" in capsys.readouterr().err
+
+
+def test_gate_stage_replays_the_suite():
+    from checker.cli.cover import replay_cover_for_gate
+
+    outcome = replay_cover_for_gate(RaftElection(2, 1))
+    assert outcome["passed"] and outcome["traces"] == 18
+    assert outcome["summary"].startswith("18/18 cover traces conform, 138 transitions")
+    # A node that grants a vote in any term if it has not voted: the stage must fail.
+    import impl.node
+    from checker.mutate import MUTANT_MODULE, load_node_class, mutants
+
+    source = Path(impl.node.__file__).read_text()
+    wrong = next(
+        m
+        for m in mutants(source)
+        if m.name.startswith("_on_request_vote") and "and -> or" in m.name
+    )
+    try:
+        outcome = replay_cover_for_gate(RaftElection(2, 1), node_class=load_node_class(wrong))
+    finally:
+        sys.modules.pop(MUTANT_MODULE, None)
+    assert not outcome["passed"] and "first divergence" in outcome["summary"]

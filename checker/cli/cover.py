@@ -113,6 +113,34 @@ def run_coverage(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def replay_cover_for_gate(model, node_class=None) -> dict:
+    """The verify gate's stage: the model's cover suite replayed against the implementation.
+
+    Returns ``passed``, ``summary``, ``traces``, ``steps`` (the shape of
+    ``checker.replay.replay_for_gate``).
+    """
+    from checker.replay import replay_trace
+
+    suite, report = cover_suite_with_report(model)
+    results = [
+        replay_trace(t, f"cover trace {i}", node_class=node_class)
+        for i, t in enumerate(suite, start=1)
+    ]
+    wrong = [r for r in results if r.verdict != "conforms"]
+    summary = (
+        f"{len(results) - len(wrong)}/{len(results)} cover traces conform, "
+        f"{report.transitions} transitions, {sum(r.steps for r in results)} steps"
+    )
+    if wrong:
+        summary += "; first divergence: " + wrong[0].report().replace("\n", " | ")
+    return {
+        "passed": not wrong,
+        "summary": summary,
+        "traces": len(results),
+        "steps": report.steps,
+    }
+
+
 def _coverage_line(row: dict) -> str:
     bound = ", ".join(f"{k}={v}" for k, v in row["parameters"].items())
     head = f"{row['spec']} ({bound}): {row['traces']} traces"
