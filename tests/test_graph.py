@@ -160,3 +160,25 @@ def test_cli_svg_highlights_the_counterexample(tmp_path, capsys):
     assert "1. Timeout(s=1)" in svg and "2. Timeout(s=2)" in svg
     assert svg.count('marker-end="url(#red)"') == 2  # the two steps of the path
     assert svg.count("<title>state ") == 29
+
+
+def test_cli_svg_highlights_a_given_trace(tmp_path, capsys):
+    from checker.traces import trace_from_actions, write_trace
+
+    model = RaftElection(2, 1)
+    trace = trace_from_actions(model, [("Timeout", {"s": 2}), ("Restart", {"s": 2})])
+    path = write_trace(trace, tmp_path / "t.itf.json")
+    out = tmp_path / "g.svg"
+    argv = ["graph", "--servers", "2", "--max-term", "1", "-o", str(out)]
+    assert main([*argv, "--highlight", str(path)]) == 0
+    svg = out.read_text()
+    assert "1. Timeout(s=2)" in svg and "2. Restart(s=2)" in svg
+    # A trace of another bound is not a path of this graph: one line, exit 2.
+    other = write_trace(
+        trace_from_actions(RaftElection(3, 1), [("Timeout", {"s": 1})]), tmp_path / "o.json"
+    )
+    capsys.readouterr()
+    assert main([*argv, "--highlight", str(other)]) == 2
+    assert "not a path of this model" in capsys.readouterr().err
+    assert main(["graph", "--format", "dot"]) == 2
+    assert "--format needs -o" in capsys.readouterr().err

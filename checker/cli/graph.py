@@ -83,6 +83,10 @@ def run(args: argparse.Namespace) -> int:
             f"-o {args.out}: say --format ({', '.join((*FORMATS, 'svg'))}); the suffix "
             "does not name one"
         )
+    if args.format and not args.out:
+        raise ElectkitError("--format needs -o PATH (where to write the graph)")
+    if args.highlight and fmt != "svg":
+        raise ElectkitError("--highlight draws a path on a picture: it needs --format svg")
     if args.trace_out and not args.liveness:
         raise ElectkitError("--trace-out needs --liveness")
     with user_model_errors(args.spec):
