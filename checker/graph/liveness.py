@@ -137,9 +137,13 @@ def check_deadlock(model: Model, graph: nx.DiGraph) -> LivenessResult:
 
 def _always_possibly(model: Model, graph: nx.DiGraph, prop: AlwaysPossibly) -> LivenessResult:
     goals = {n for n, state in graph.nodes(data="state") if prop.goal(state)}
-    can_reach = set(goals)
-    for g in goals:
-        can_reach |= nx.ancestors(graph, g)
+    can_reach = set(goals)  # the goals and their ancestors, by one backward search
+    queue = deque(goals)
+    while queue:
+        for u in graph.predecessors(queue.popleft()):
+            if u not in can_reach:
+                can_reach.add(u)
+                queue.append(u)
     doomed = {
         n for n, state in graph.nodes(data="state") if n not in can_reach and prop.where(state)
     }
