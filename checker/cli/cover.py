@@ -15,12 +15,13 @@ from pathlib import Path
 from checker.cli.graph import add_model_options, model_from_options
 from checker.errors import EXIT_OK, ElectkitError
 from checker.graph.cover import cover_suite_with_report, edge_coverage
-from checker.graph.statespace import DEFAULT_LIMIT, GraphTooLarge, state_graph
+from checker.graph.statespace import GraphTooLarge, state_graph
 from checker.replay import collect_traces
 from checker.specs import user_model_errors
 from checker.traces import read_trace, write_trace
 
 SHOWN_MISSING = 5
+COVERAGE_LIMIT = 20_000  # a folder may hold traces of large bounds: skip those in seconds
 
 
 def configure_cover(parser: argparse.ArgumentParser) -> None:
@@ -73,7 +74,7 @@ def configure_coverage(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--limit",
         type=int,
-        default=DEFAULT_LIMIT,
+        default=COVERAGE_LIMIT,
         metavar="STATES",
         help="skip bounds whose graph has more states (default: %(default)s)",
     )
