@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 from spec.actor import ActorModel, ActorState, Locals, Outcome
+from spec.liveness import AlwaysPossibly, Eventually, weak
 from spec.model import ModelError, Permutation
 
 FOLLOWER, CANDIDATE, LEADER = "follower", "candidate", "leader"
@@ -210,6 +211,32 @@ class RaftElection(ActorModel):
 
     def leader_has_quorum(self, servers: Locals, elected: frozenset) -> bool:
         return all(self.is_quorum(srv.votes) for srv in servers if srv.role == LEADER)
+
+    # --- liveness, checked on the state graph (docs/graph.md) ----------------------------
+    def liveness_properties(self):
+        def has_leader(state: ActorState) -> bool:
+            return leader_elected(state.locals, state.history)
+
+        def fresh_term_left(state: ActorState) -> bool:
+            return max(srv.term for srv in state.locals) < self.max_term
+
+        def terms_exhausted(state: ActorState) -> bool:
+            return all(srv.term >= self.max_term for srv in state.locals)
+
+        return (
+            # From any state where some term <= T is still unused, a leader can be elected.
+            AlwaysPossibly("LeaderPossibleWhileTermsRemain", has_leader, fresh_term_left),
+            # Fails under every fairness at a bound: the last term's split vote (or a lost
+            # vote, or a crashed candidate) is final once terms run out.
+            Eventually("EventuallyLeader", has_leader),
+            Eventually("EventuallyLeaderFair", has_leader, (weak("Timeout"), weak("Receive"))),
+            # Holds with fair timeouts: elections go on until a leader or the last term.
+            Eventually(
+                "EventuallyLeaderOrTermsExhausted",
+                lambda state: has_leader(state) or terms_exhausted(state),
+                (weak("Timeout"),),
+            ),
+        )
 
     # --- symmetry and the JSON view ---------------------------------------------------------
     def permute_local(self, srv: Server, perm: Permutation) -> Server:

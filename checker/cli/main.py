@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "verify": ("checker.cli.verify", "the CI gate: model check, proof and conformance"),
     "mutate": ("checker.cli.mutate", "run the gate against mutants of the implementation"),
     "view": ("checker.cli.view", "render a trace as one self-contained HTML page"),
+    "graph": ("checker.cli.graph", "the state graph: figures, liveness, GraphML/DOT/JSON/SVG"),
 }
 
 
@@ -91,8 +92,9 @@ def _interrupt(signum: int, frame: object) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `electkit` console script."""
-    # SIGTERM stops a command as Ctrl-C does: cleanly, children reaped, exit 130.
-    signal.signal(signal.SIGTERM, _interrupt)
+    if argv is None:  # the console script, not a caller in the same process
+        # SIGTERM stops a command as Ctrl-C does: cleanly, children reaped, exit 130.
+        signal.signal(signal.SIGTERM, _interrupt)
     if sys.stdout is None or sys.stderr is None:  # started with the descriptor closed
         if sys.stderr is not None:
             print(

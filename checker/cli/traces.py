@@ -13,6 +13,7 @@ import random
 import sys
 from pathlib import Path
 
+from checker.cli.cover import configure_cover, configure_coverage, run_cover, run_coverage
 from checker.cli.options import add_model_options, model_from_args
 from checker.errors import EXIT_INTERRUPTED, EXIT_OK, ElectkitError
 from checker.protocols.registry import DEFAULT, resolve, user_model_errors
@@ -39,6 +40,19 @@ def configure(parser: argparse.ArgumentParser) -> None:
     sample.add_argument("--out", required=True, metavar="DIR", help="the folder to write into")
     add_model_options(sample)
     sample.add_argument("--json", action="store_true", help="end with one JSON line on stdout")
+    cover = sub.add_parser(
+        "cover",
+        help="the fewest traces that take every transition of the state graph",
+        description="write the fewest traces that together take every transition of the "
+        "model's state graph at the bound",
+    )
+    configure_cover(cover)
+    coverage = sub.add_parser(
+        "coverage",
+        help="how many transitions of the state graph a folder of traces takes",
+        description="how many transitions of the state graph a folder of traces takes",
+    )
+    configure_coverage(coverage)
     corpus = sub.add_parser(
         "corpus",
         help="rebuild a protocol's regression corpus under a folder",
@@ -51,6 +65,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.traces_command == "cover":
+        return run_cover(args)
+    if args.traces_command == "coverage":
+        return run_coverage(args)
     if args.traces_command == "corpus":
         bundle = resolve(args.spec)
         if bundle.corpus is None:

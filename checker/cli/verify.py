@@ -105,7 +105,22 @@ def stage_replay(bundle: Bundle, traces: Path) -> Stage:
     )
 
 
-STAGE_NAMES = ("check", "variants", "prove", "replay")
+def stage_cover(bundle: Bundle) -> Stage:
+    """Every transition of the state graph, at each cover bound, replays on the implementation."""
+    replay = importlib.import_module("checker.conformance.replay")
+    outcomes = [replay.replay_cover_for_gate(bundle.build(**p)) for p in bundle.gate.cover]
+    failed = [o for o in outcomes if not o["passed"]]
+    bounds = "; ".join(_bound(p) for p in bundle.gate.cover)
+    summary = (
+        failed[0]["summary"]
+        if failed
+        else f"{sum(o['traces'] for o in outcomes)} traces, {sum(o['steps'] for o in outcomes)} "
+        f"steps conform ({bounds})"
+    )
+    return Stage("transition cover", not failed, summary)
+
+
+STAGE_NAMES = ("check", "variants", "prove", "replay", "cover")
 
 
 def stages_of(bundle: Bundle, traces: Path | None) -> dict[str, Callable[[], Stage]]:
@@ -117,6 +132,8 @@ def stages_of(bundle: Bundle, traces: Path | None) -> dict[str, Callable[[], Sta
         stages["prove"] = functools.partial(stage_prove, bundle)
     if bundle.adapter is not None and traces is not None:
         stages["replay"] = functools.partial(stage_replay, bundle, traces)
+    if bundle.adapter is not None and bundle.gate is not None and bundle.gate.cover:
+        stages["cover"] = functools.partial(stage_cover, bundle)
     return stages
 
 

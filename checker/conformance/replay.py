@@ -223,3 +223,28 @@ def replay_for_gate(folder: Path) -> dict[str, Any]:
     if wrong:
         summary += "; first unexpected: " + wrong[0].report().replace("\n", " | ")
     return {"passed": bool(results) and not wrong, "summary": summary, "traces": len(results)}
+
+
+def replay_cover_for_gate(model, **options) -> dict:
+    """The verify gate's stage: the model's cover suite replayed against the implementation.
+
+    Returns ``passed``, ``summary``, ``traces``, ``steps`` (the shape of
+    :func:`replay_for_gate`); ``options`` go to the adapter.
+    """
+    from checker.graph.cover import cover_suite_with_report
+
+    suite, report = cover_suite_with_report(model)
+    results = [replay_trace(t, f"cover trace {i}", **options) for i, t in enumerate(suite, start=1)]
+    wrong = [r for r in results if r.verdict != "conforms"]
+    summary = (
+        f"{len(results) - len(wrong)}/{len(results)} cover traces conform, "
+        f"{report.transitions} transitions, {sum(r.steps for r in results)} steps"
+    )
+    if wrong:
+        summary += "; first divergence: " + wrong[0].report().replace("\n", " | ")
+    return {
+        "passed": not wrong,
+        "summary": summary,
+        "traces": len(results),
+        "steps": report.steps,
+    }

@@ -131,6 +131,7 @@ class Gate:
     headline: str | None = None  # the property each variant case is checked for
     variants: Sequence[VariantCase] = ()
     corpus: Path | None = None  # the traces the replay stage replays
+    cover: Sequence[Mapping[str, Any]] = ()  # bounds whose transition-cover suite is replayed
 
 
 @dataclass(frozen=True)

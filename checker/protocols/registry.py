@@ -140,7 +140,7 @@ def bundle_of_class(model_class: type[Model]) -> Bundle:
     ...     name = "toy"
     ...     def __init__(self, size: int = 2, loud: bool = False): ...
     >>> [p.describe() for p in bundle_of_class(Toy).params]
-    ['size (int, default 2): size', 'loud (bool, default False): loud']
+    ['size (int, default 2): size', 'loud (bool, default false): loud']
     """
     params = []
     for p in inspect.signature(model_class).parameters.values():

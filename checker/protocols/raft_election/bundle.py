@@ -132,6 +132,7 @@ BUNDLE = Bundle(
             VariantCase("quorum_off_by_one", {"servers": 4, "max_term": T}, "violation"),
         ),
         corpus=PROJECT / "traces" / "raft_election",
+        cover=({"servers": 1, "max_term": 1}, {"servers": 2, "max_term": 1}),
     ),
     adapter=_adapter,
     corpus=Corpus(_build_corpus, _features, REQUIRED_FEATURES, WALK_PARAMETERS),
