@@ -257,3 +257,40 @@ def test_cli_liveness_writes_lassos(tmp_path, capsys):
     ]
     assert main([*argv, "--symmetry"]) == 2
     assert "not checked under symmetry" in capsys.readouterr().err
+
+
+def test_check_liveness_and_the_lasso_page(tmp_path):
+    import subprocess
+
+    from tests.conftest import ELECTKIT
+
+    proc = subprocess.run(
+        [ELECTKIT, "check", "--servers", "2", "--max-term", "1", "--liveness"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert "always_possibly LeaderPossibleWhileTermsRemain: holds" in proc.stdout
+    assert "eventually EventuallyLeader: FAILS" in proc.stdout
+    lasso = next((tmp_path / "traces" / "counterexamples").glob("*EventuallyLeaderFair*"))
+    picture = tmp_path / "graph.svg"
+    assert (
+        subprocess.run(
+            [ELECTKIT, "graph", "--servers", "2", "--max-term", "1", "-o", str(picture)],
+            cwd=tmp_path,
+            capture_output=True,
+        ).returncode
+        == 0
+    )
+    page = tmp_path / "lasso.html"
+    shown = subprocess.run(
+        [ELECTKIT, "view", str(lasso), "-o", str(page), "--graph", str(picture)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert shown.returncode == 0, shown.stderr
+    html = page.read_text()
+    assert "the cycle starts here" in html and "href='graph.svg'" in html

@@ -51,6 +51,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "a scheduler address such as tcp://host:8786 (needs electkit[distributed])",
     )
     parser.add_argument("--trace-out", metavar="PATH", help="where to write a counterexample")
+    parser.add_argument(
+        "--liveness",
+        action="store_true",
+        help="after the safety search, check the model's liveness properties on its state "
+        "graph (no symmetry; each lasso written as a trace; see docs/graph.md)",
+    )
     parser.add_argument("--json", action="store_true", help="end with one JSON line on stdout")
     parser.add_argument("--quiet", action="store_true", help="no tables, only the JSON line")
 
@@ -146,9 +152,38 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.flush()
     if result.verdict == "interrupted":
         return 130
+    if args.liveness and result.verdict == "ok":
+        return EXIT_OK if check_liveness_of(model, console) else EXIT_FAIL
     if result.vacuous:
         return EXIT_VACUOUS
     return EXIT_OK if result.verdict == "ok" else EXIT_FAIL
+
+
+def check_liveness_of(model, console: Console) -> bool:
+    """Check the model's liveness properties on its state graph; print each verdict and write
+    each lasso under traces/counterexamples/. Returns whether all hold."""
+    from checker.graph.liveness import check_liveness
+    from checker.graph.statespace import GraphTooLarge, state_graph
+
+    try:
+        graph = state_graph(model)
+    except GraphTooLarge as exc:
+        raise ElectkitError(f"--liveness: {exc}") from None
+    results = check_liveness(model, graph)
+    if not results:
+        console.print(f"{model.name} declares no liveness properties")
+    for outcome in results:
+        verdict = "[green]holds[/]" if outcome.holds else "[red]FAILS[/]"
+        fair = f" under {', '.join(outcome.fairness)}" if outcome.fairness else ""
+        console.print(f"{outcome.kind} {outcome.name}{fair}: {verdict}")
+        if outcome.trace is not None:
+            path = default_trace_path(model, outcome.name)
+            console.print(
+                f"  lasso of {len(outcome.trace.steps)} steps written to "
+                f"{write_trace(outcome.trace, path, '--liveness')}",
+                soft_wrap=True,
+            )
+    return all(outcome.holds for outcome in results)
 
 
 def result_json(model, result: Result, trace_path: str | None) -> dict:

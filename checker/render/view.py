@@ -48,15 +48,29 @@ def lane_value(view: dict[str, Any], var: str | None, lane: Any) -> Any:
     return next((v for k, v in view[var]["#map"] if k == lane), None)
 
 
-def render_html(trace: Trace, title: str) -> str:
-    """The page for ``trace``; ``title`` names it (usually the file)."""
+def render_html(trace: Trace, title: str, graph: str | None = None) -> str:
+    """The page for ``trace``; ``title`` names it (usually the file); ``graph``, a picture of
+    the state graph to link to (a path relative to the page)."""
     meta = trace.meta
     params = ", ".join(f"{k}={v}" for k, v in trace.model.parameters.items())
     facts = [("spec", f"{trace.model.name} ({params})"), ("steps", str(len(trace.steps)))]
     for key in ("property", "verdict", "expect", "expect_step", "description"):
         if meta.get(key) is not None:
             facts.append((key, str(meta[key])))
+    if meta.get("loop") is not None:
+        facts.append(
+            (
+                "lasso",
+                f"after step {len(trace.steps)}, back to the state after step "
+                f"{meta['loop']}, forever",
+            )
+        )
     header = "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in facts)
+    if graph is not None:
+        header += (
+            f"<tr><th>state graph</th><td><a href='{escape(graph, quote=True)}'>"
+            f"{escape(graph)}</a></td></tr>"
+        )
     return (
         "<!doctype html>\n<html lang='en'><head><meta charset='utf-8'>"
         f"<title>{escape(title)}</title><style>{CSS}</style></head><body>"
@@ -148,6 +162,8 @@ def steps_table(trace: Trace) -> str:
     for index, state in enumerate(trace.states):
         step = trace.steps[index - 1] if index else None
         label = step.label() if step else "(initial state)"
+        if trace.meta.get("loop") == index:
+            label += "  ⟲ the cycle starts here"
         changes = state_diff(trace.model, previous, state) if previous is not None else []
         sends = ", ".join(sorted(trace.model.describe(m) for m in step.sends)) if step else ""
         changed = "<br>".join(escape(c) for c in changes) or ("-" if step else "")
