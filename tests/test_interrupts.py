@@ -16,6 +16,8 @@ from tests.conftest import ELECTKIT, ROOT
 LONG_RUNNING = {
     "check": ["check", "--servers", "3", "--max-term", "3"],
     "check-workers": ["check", "--servers", "3", "--max-term", "3", "--workers", "2"],
+    "check-dask": ["check", "--servers", "3", "--max-term", "3", "--workers", "2",
+                   "--scheduler", "local"],
     "verify": ["verify"],
     "prove-variant": ["prove", "--variant", "stale_votes", "--depth", "12"],
     "mutate": ["mutate", "--walks", "50"],

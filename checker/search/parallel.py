@@ -21,13 +21,15 @@ expansion and canonicalization, not the memory.
 from __future__ import annotations
 
 import contextlib
-import logging
+import json
 import multiprocessing
+import os
 import signal
 import time
 from collections.abc import Callable, Hashable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 
 from checker.search.state import progress_of
 from spec.model import ModelError
@@ -132,26 +134,16 @@ def _executor(workers: int, scheduler: str | None, job: Hashable | None):
 
             yield map_local
             return
-        from distributed import Client, LocalCluster
+        from distributed import Client
 
         if scheduler == "local":
-            cluster = stack.enter_context(
-                LocalCluster(
-                    n_workers=workers,
-                    threads_per_worker=1,
-                    processes=True,
-                    dashboard_address=None,
-                    silence_logs=logging.ERROR,
-                )
-            )
-            client = stack.enter_context(Client(cluster))
-        else:
-            try:
-                client = stack.enter_context(Client(scheduler, timeout="10s"))
-            except (OSError, TimeoutError, ValueError) as exc:
-                raise ConnectionError(
-                    f"cannot reach the Dask scheduler at {scheduler}: {exc}"
-                ) from None
+            scheduler = stack.enter_context(_local_dask(workers))
+        try:
+            client = stack.enter_context(Client(scheduler, timeout="30s"))
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise ConnectionError(
+                f"cannot reach the Dask scheduler at {scheduler}: {exc}"
+            ) from None
 
         def map_chunks(chunks: list) -> Iterator:
             futures = client.map(_expand_remote, chunks, job=job, pure=False)
@@ -159,6 +151,81 @@ def _executor(workers: int, scheduler: str | None, job: Hashable | None):
                 yield future.result()
 
         yield map_chunks
+
+
+@contextlib.contextmanager
+def _local_dask(workers: int) -> Iterator[str]:
+    """A Dask scheduler and ``workers`` worker processes on 127.0.0.1, as `dask scheduler` and
+    `dask worker` processes in a session of their own: Ctrl-C at the terminal reaches this
+    process alone, which stops them all (and, if this process is killed outright, they stop by
+    themselves within 60 s of losing it). Yields the scheduler's address."""
+    import subprocess
+    import sys
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="electkit-dask-") as where:
+        info = Path(where) / "scheduler.json"
+        dask = [sys.executable, "-m", "dask"]
+        quiet = {
+            "stdout": subprocess.DEVNULL,
+            "stderr": subprocess.DEVNULL,
+            "start_new_session": True,
+        }
+        procs = [
+            subprocess.Popen(
+                [
+                    *dask,
+                    "scheduler",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    "0",
+                    "--no-dashboard",
+                    "--idle-timeout",
+                    "60s",
+                    "--scheduler-file",
+                    str(info),
+                ],
+                **quiet,
+            )
+        ]
+        try:
+            deadline = time.monotonic() + 60
+            while not info.exists():
+                if procs[0].poll() is not None or time.monotonic() > deadline:
+                    raise ConnectionError("the local Dask scheduler did not start")
+                time.sleep(0.05)
+            address = json.loads(info.read_text())["address"]
+            procs.append(
+                subprocess.Popen(
+                    [
+                        *dask,
+                        "worker",
+                        address,
+                        "--nworkers",
+                        str(workers),
+                        "--nthreads",
+                        "1",
+                        "--host",
+                        "127.0.0.1",
+                        "--no-dashboard",
+                        "--death-timeout",
+                        "60",
+                    ],
+                    **quiet,
+                )
+            )
+            yield address
+        finally:
+            for proc in procs:
+                if proc.poll() is None:
+                    os.killpg(proc.pid, signal.SIGTERM)
+            for proc in procs:
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
 
 
 def search_levels(
