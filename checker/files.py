@@ -101,3 +101,18 @@ def read_text(path: str | os.PathLike, limit: int, what: str = "file") -> str:
         raise ElectkitError(f"{source}: not UTF-8 text, not a {what}") from None
     except OSError as exc:
         raise ElectkitError(f"{source}: cannot be read ({_reason(exc)})") from None
+
+
+def scratch_dir() -> Path:
+    """Where a command's own output goes when the user named no path: the project's ignored
+    traces/counterexamples/ in a checkout of electkit, else the user's cache folder; never the
+    current folder, which may be anyone's.
+
+    >>> scratch_dir().name
+    'counterexamples'
+    """
+    project = Path(__file__).resolve().parent.parent
+    if (project / "pyproject.toml").is_file() and (project / "traces").is_dir():
+        return project / "traces" / "counterexamples"
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / "electkit" / "counterexamples"

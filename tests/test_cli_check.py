@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -69,11 +71,12 @@ def test_violation_writes_shortest_trace_and_exits_1(tmp_path):
     assert "counterexample" in proc.stderr  # the readable table goes with the JSON run
 
 
-def test_default_trace_goes_under_traces(tmp_path):
+def test_default_trace_goes_to_the_projects_scratch_folder_not_the_current_one(tmp_path):
     proc = run("check", "--servers", "2", "--variant", "quorum_off_by_one", cwd=tmp_path)
     assert proc.returncode == 1
-    written = list((tmp_path / "traces").rglob("*.itf.json"))
-    assert len(written) == 1
+    assert list(tmp_path.iterdir()) == []  # nothing in a folder that may be anyone's
+    written = Path(re.search(r"trace written to (\S+)", proc.stdout).group(1))
+    assert written.parent == ROOT / "traces" / "counterexamples" and written.is_file()
     assert "Timeout(s=1)" in proc.stdout and "what changed" in proc.stdout
 
 

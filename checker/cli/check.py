@@ -11,7 +11,7 @@ from rich.console import Console
 
 from checker.cli.options import add_model_options, model_from_args
 from checker.errors import EXIT_FAIL, EXIT_OK, EXIT_VACUOUS, ElectkitError
-from checker.files import check_output_path
+from checker.files import check_output_path, scratch_dir
 from checker.protocols.registry import user_model_errors
 from checker.render.report import (
     LiveProgress,
@@ -62,7 +62,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def default_trace_path(model, prop: str) -> Path:
-    """traces/counterexamples/<spec>-<parameters>-<property>.itf.json (git-ignored scratch)."""
+    """<scratch>/<spec>-<parameters>-<property>.itf.json, where scratch is
+    :func:`checker.files.scratch_dir` (the project's git-ignored traces/counterexamples/)."""
     parts = [model.name]
     for key, value in model.parameters.items():
         if value is False:
@@ -70,7 +71,7 @@ def default_trace_path(model, prop: str) -> Path:
         elif value is not None and value is not True:
             parts.append(f"{key}{value}")
     name = "-".join(parts).replace("/", "_") + f"-{prop}.itf.json"
-    return Path("traces") / "counterexamples" / name
+    return scratch_dir() / name
 
 
 def check_model(args: argparse.Namespace, console: Console):
@@ -161,7 +162,7 @@ def run(args: argparse.Namespace) -> int:
 
 def check_liveness_of(model, console: Console) -> bool:
     """Check the model's liveness properties on its state graph; print each verdict and write
-    each lasso under traces/counterexamples/. Returns whether all hold."""
+    each lasso in the scratch folder. Returns whether all hold."""
     from checker.graph.liveness import check_liveness
     from checker.graph.statespace import GraphTooLarge, state_graph
 

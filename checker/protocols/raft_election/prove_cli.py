@@ -142,6 +142,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _write_trace(args: argparse.Namespace, bmc: P.BmcResult) -> str:
+    from checker.files import scratch_dir
     from checker.traces import write_trace
 
     trace = P.bmc_trace(bmc)
@@ -149,7 +150,7 @@ def _write_trace(args: argparse.Namespace, bmc: P.BmcResult) -> str:
     name = (
         f"raft_election-{bmc.variant}-N{p['servers']}-T{p['max_term']}-ElectionSafety-bmc.itf.json"
     )
-    path = Path(args.trace_out) if args.trace_out else Path("traces") / "counterexamples" / name
+    path = Path(args.trace_out) if args.trace_out else scratch_dir() / name
     return str(write_trace(trace, path, "--trace-out"))
 
 
