@@ -140,9 +140,9 @@ def run_gate(
         if not result.as_expected:
             return "corpus", f"{path.name}: {result.verdict} at step {result.step}"
     rng = random.Random(seed)
-    bounds = list(bundle.corpus.walk_parameters) if bundle.corpus else [{}]
+    choices = bundle.mutation.walk_choices or (bundle.corpus.walk_choices if bundle.corpus else {})
     for index in range(walks):
-        model = bundle.build(**rng.choice(bounds))
+        model = bundle.build(**{k: rng.choice(list(v)) for k, v in choices.items()})
         walk = random_walk(model, 40, rng)
         result = replay_trace(walk, f"walk {index}", **option)
         if result.verdict != "conforms":

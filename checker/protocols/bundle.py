@@ -141,7 +141,12 @@ class Corpus:
     build: Callable[[Path], list[Path]]  # writes the corpus under a folder, returns the files
     features: Callable[[Any], set[str]] | None = None  # trace -> the features it exercises
     required: frozenset[str] = frozenset()  # what the corpus must cover together
-    walk_parameters: Sequence[Mapping[str, Any]] = ()  # bounds for random walks (MBT, mutate)
+    # the bounds of random walks: each parameter drawn from its choices, in this order
+    walk_choices: Mapping[str, Sequence[Any]] = field(default_factory=dict)
+
+    def draw(self, rng: Any) -> dict[str, Any]:
+        """Parameters for one random walk (``rng`` a random.Random)."""
+        return {name: rng.choice(list(values)) for name, values in self.walk_choices.items()}
 
 
 @dataclass(frozen=True)
@@ -152,6 +157,7 @@ class Mutation:
     class_name: str  # e.g. "Node"
     methods: Sequence[str]  # only these methods are mutated
     option: str  # the adapter's keyword that takes the mutated class
+    walk_choices: Mapping[str, Sequence[Any]] = field(default_factory=dict)  # as Corpus's
 
 
 @dataclass(frozen=True)

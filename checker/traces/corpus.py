@@ -97,7 +97,7 @@ def covering_walks(bundle: Bundle, seed: int = 2026, attempts: int = 2000) -> li
     chosen: list[Trace] = []
     covered: set[str] = set()
     for _ in range(attempts):
-        model = bundle.build(**rng.choice(list(corpus.walk_parameters)))
+        model = bundle.build(**corpus.draw(rng))
         walk = random_walk(model, rng.randint(10, 40), rng)
         found = features_of(bundle, walk)
         new = found - covered

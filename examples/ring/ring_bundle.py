@@ -64,7 +64,7 @@ BUNDLE = Bundle(
                 "send Elected",
             }
         ),
-        walk_parameters=({"servers": 3}, {"servers": 4}),
+        walk_choices={"servers": (3, 4)},
     ),
     mutation=Mutation("ring_node", "RingNode", ("start", "deliver"), option="node_class"),
 )

@@ -63,7 +63,7 @@ REQUIRED_FEATURES = frozenset(
         "follower->follower by Restart",
     }
 )
-WALK_PARAMETERS = tuple({"servers": n, "max_term": t} for n in (3, 3, 4, 5) for t in (2, 3, 4))
+WALK_CHOICES = {"servers": (3, 3, 4, 5), "max_term": (2, 3, 4)}
 
 
 class _LazyProof:
@@ -135,7 +135,7 @@ BUNDLE = Bundle(
         cover=({"servers": 1, "max_term": 1}, {"servers": 2, "max_term": 1}),
     ),
     adapter=_adapter,
-    corpus=Corpus(_build_corpus, _features, REQUIRED_FEATURES, WALK_PARAMETERS),
+    corpus=Corpus(_build_corpus, _features, REQUIRED_FEATURES, WALK_CHOICES),
     state_schema=STATE,
     proof=_LazyProof(),
     mutation=Mutation(
@@ -152,6 +152,7 @@ BUNDLE = Bundle(
             "_become_leader",
         ),
         option="node_class",
+        walk_choices={"servers": (3, 4, 5), "max_term": (2, 3, 4)},
     ),
     view=ViewHints(
         status="role",

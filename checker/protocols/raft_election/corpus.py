@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from checker.protocols.raft_election.bundle import REQUIRED_FEATURES, WALK_PARAMETERS
+from checker.protocols.raft_election.bundle import REQUIRED_FEATURES, WALK_CHOICES
 from checker.protocols.registry import bundle_named
 from checker.traces.corpus import covering_walks, default_features, variant_trace
 from checker.traces.itf import Trace, trace_from_actions, write_trace
 from spec.actor import action_kind
 from spec.raft_election import RaftElection
 
-__all__ = ["REQUIRED_FEATURES", "WALK_PARAMETERS", "build", "features"]
+__all__ = ["REQUIRED_FEATURES", "WALK_CHOICES", "build", "features"]
 
 
 def features(trace: Trace) -> set[str]:
