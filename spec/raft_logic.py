@@ -2,10 +2,10 @@
 
 The encoding follows Ivy and mypyvy: uninterpreted sorts ``Node``, ``Term`` and ``Quorum``;
 the state is a set of relations (the current term too, so that no check leaves the decidable
-EPR fragment); the network keeps every message forever, as MODEL.md's ``net`` does; quorums
+EPR fragment); the network keeps every message forever, as docs/model.md's ``net`` does; quorums
 are abstract, tied together only by the quorum-intersection axiom (justified by a separate
 cardinality check in checker/prove.py); a ghost function remembers one quorum per elected
-term. Each action of MODEL.md is a transition relation over a pre-state and a post-state with
+term. Each action of docs/model.md is a transition relation over a pre-state and a post-state with
 full frame conditions: every relation of the post-state is defined, changed or not.
 
 Quantifiers are built through a :class:`Domain`: :class:`Unbounded` makes real z3 quantifiers
@@ -48,7 +48,7 @@ member = z3.Function("member", Node, Quorum, z3.BoolSort())
 
 VARIANTS = tuple(RAFT_VARIANTS)  # the model's faulty variants, one table for both
 
-# Message relations, in MODEL.md's words: RequestVote, Vote granted, Vote denied, Heartbeat.
+# Message relations, in docs/model.md's words: RequestVote, Vote granted, Vote denied, Heartbeat.
 MESSAGES = {
     "request_vote": "RequestVote",
     "grant": "Vote granted",
@@ -181,7 +181,7 @@ class Unbounded(Domain):
             return self.forall([Node], lambda n: z3.Implies(member(n, r), voters(n)))
 
         # win <=> q is a quorum inside voters, and q is one whenever any quorum is: the rule is
-        # deterministic, as MODEL.md's "if votes is a quorum" is.
+        # deterministic, as docs/model.md's "if votes is a quorum" is.
         return z3.And(
             win == inside(q),
             z3.Or(inside(q), self.forall([Quorum], lambda r: z3.Not(inside(r)))),
@@ -787,6 +787,6 @@ HELPERS: tuple[str, ...] = (
     "ElectedByGhostQuorum",
     "ElectedGrantedNoOther",
 )
-# The other lemmas of MODEL.md (and OneTermEach): true and inductive relative to the helpers,
+# The other lemmas of docs/model.md (and OneTermEach): true and inductive relative to the helpers,
 # but ElectionSafety does not need them; proved in a second round with the helpers assumed.
 EXTRAS: tuple[str, ...] = tuple(name for name in LEMMAS if name not in HELPERS)

@@ -9,7 +9,7 @@ from checker.traces import read_trace, trace_from_actions, write_trace
 from spec.model import find_step
 from spec.raft_election import VARIANTS, RaftElection
 
-REFERENCE = [  # MODEL.md: (N, T, distinct states, orbits, depth)
+REFERENCE = [  # docs/model.md: (N, T, distinct states, orbits, depth)
     (2, 2, 513, 263, 10),
     (3, 1, 1002, 191, 12),
 ]

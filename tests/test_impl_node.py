@@ -1,4 +1,4 @@
-"""The sans-IO node: each handler is exactly one MODEL.md action."""
+"""The sans-IO node: each handler is exactly one docs/model.md action."""
 
 from __future__ import annotations
 
@@ -155,7 +155,7 @@ def test_bad_construction_is_refused() -> None:
         fresh().on_message("hello")  # type: ignore[arg-type]
 
 
-# ---- an in-memory cluster, driven by random schedules (a MODEL.md net: nothing is removed) --
+# ---- an in-memory cluster, driven by random schedules (a docs/model.md net: nothing is removed) --
 
 
 def _net_step(

@@ -1,4 +1,4 @@
-"""The layering of DESIGN.md: impl/ and spec/ never import each other or checker/."""
+"""The layering of docs/protocols.md: impl/ and spec/ never import each other or checker/."""
 
 from __future__ import annotations
 

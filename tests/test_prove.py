@@ -178,7 +178,7 @@ def leader_has_ghost_quorum(state):
     return all(_majority(srv.votes, n) for srv in state.locals if srv.role == LEADER)
 
 
-# Lemmas of the logic without a MODEL.md counterpart among the model's own invariants.
+# Lemmas of the logic without a docs/model.md counterpart among the model's own invariants.
 CONCRETE = {
     "VotesAreGranted": votes_are_granted,
     "GrantsAreUnique": grants_are_unique,
@@ -212,7 +212,7 @@ def test_lemmas_hold_on_every_reachable_state(servers, max_term):
     model = WithLogicLemmas(servers=servers, max_term=max_term)
     result = explore(model, symmetry=True)
     assert result.verdict == "ok", result.property
-    # every orbit of the reachable states (MODEL.md's reference figures where it gives them)
+    # every orbit of the reachable states (docs/model.md's reference figures where it gives them)
     assert (
         result.distinct_states == {(2, 2): 263, (3, 1): 191, (3, 2): 151_784}[(servers, max_term)]
     )

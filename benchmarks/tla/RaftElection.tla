@@ -1,10 +1,10 @@
 --------------------------- MODULE RaftElection ---------------------------
 (***************************************************************************)
-(* Raft leader election, bounded: the TLA+ twin of shared MODEL.md and of *)
+(* Raft leader election, bounded: the TLA+ twin of docs/model.md and of *)
 (* spec/raft_election.py.  It exists so that TLC can be run on exactly the *)
 (* same state space as electkit's checker (benchmarks/tlc.py does that).   *)
 (*                                                                         *)
-(* Parameters (MODEL.md names in brackets):                                *)
+(* Parameters (docs/model.md names in brackets):                                *)
 (*   Server          the server ids [1..N]; N == Cardinality(Server).      *)
 (*                   A set rather than a number because TLC's symmetry     *)
 (*                   reduction only permutes model values: a cfg assigns   *)
