@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from impl.errors import ImplError
+from impl.messages import Message, message_to_dict
+from impl.node import Durable, Node, Output
 
 DEFAULT_MAX_BYTES = 256 * 2**20
 _TAIL = 1 << 16  # a line is far shorter: the last complete one is always in this window
@@ -85,6 +87,60 @@ class EventLogWriter:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+
+
+class EventJournal:
+    """What the server logs and when: the one place that decides the log's lines.
+
+    ``handled`` is called after a handler and before its save, ``persisted`` after the fsync,
+    ``send`` before a datagram leaves. An idle event (state unchanged, nothing to persist,
+    every message a repeat of one already logged) and repeated sends are left out unless
+    ``log_idle``. Every message a node sends carries its current term, so the memory of
+    logged messages is cleared when the term changes.
+    """
+
+    def __init__(self, writer: EventLogWriter, log_idle: bool = False) -> None:
+        self.writer = writer
+        self.log_idle = log_idle
+        self._state: dict[str, Any] | None = None
+        self._sent: set[Message] = set()
+        self._term = -1
+
+    def start(self, node: Node) -> None:
+        """The process (re)started; ``node`` was rebuilt from the vote file."""
+        self._state = node.snapshot().to_dict()
+        self.writer.write("start", self._state, pid=os.getpid(),
+                          durable=_durable_view(node.durable()))
+
+    def handled(self, event: str, msg: Message | None, out: Output, node: Node) -> None:
+        """A handler ran: ``timeout``, ``heartbeat`` or ``deliver`` (of ``msg``)."""
+        state = node.snapshot().to_dict()
+        if state["term"] != self._term:
+            self._sent.clear()
+            self._term = state["term"]
+        idle = (state == self._state and out.persist is None
+                and all(m in self._sent for m in out.send))
+        if idle and not self.log_idle:
+            return
+        fields: dict[str, Any] = {} if msg is None else {"msg": message_to_dict(msg)}
+        self.writer.write(event, state, **fields)
+        self._state = state
+
+    def persisted(self, durable: Durable, node: Node) -> None:
+        """``durable`` is on disk (the fsync returned)."""
+        self.writer.write("persist", node.snapshot().to_dict(), durable=_durable_view(durable))
+
+    def send(self, m: Message, node: Node) -> None:
+        """``m`` is about to leave (or to be dropped by a partition: a lost message)."""
+        if m in self._sent and not self.log_idle:
+            return
+        if self.writer.write("send", node.snapshot().to_dict(),
+                             msg=message_to_dict(m)) is not None:
+            self._sent.add(m)
+
+
+def _durable_view(durable: Durable) -> dict[str, Any]:
+    return {"term": durable.term, "voted_for": durable.voted_for}
 
 
 def last_seq(tail: bytes) -> int:

@@ -39,9 +39,9 @@ from pathlib import Path
 from typing import Any
 
 from impl.errors import ConfigError, StorageError, WireError
-from impl.eventlog import DEFAULT_MAX_BYTES, EventLogWriter
+from impl.eventlog import DEFAULT_MAX_BYTES, EventJournal, EventLogWriter
 from impl.host import NodeHost
-from impl.messages import Message, message_to_dict
+from impl.messages import Message
 from impl.node import Durable, Node, Output, Role
 from impl.storage import VoteStore
 from impl.wire import Codec
@@ -134,10 +134,7 @@ class ElectionServer:
         self._election = _Timer()
         self._heartbeat = _Timer()
         self._blocked: frozenset[int] = frozenset()
-        self._log: EventLogWriter | None = None
-        self._logged_state: dict[str, Any] | None = None
-        self._logged_sends: dict[Message, int] = {}  # message -> seq of its send line
-        self._logged_term = -1
+        self._journal: EventJournal | None = None
         self._stopped = asyncio.Event()
         self._fatal: BaseException | None = None
         self._stop_task: asyncio.Task[None] | None = None
@@ -198,8 +195,9 @@ class ElectionServer:
         host, port = cfg.addresses[cfg.node_id]
         try:
             if cfg.event_log is not None:
-                self._log = EventLogWriter(cfg.event_log, cfg.node_id, cfg.event_log_max_bytes)
-                self._log.open()
+                writer = EventLogWriter(cfg.event_log, cfg.node_id, cfg.event_log_max_bytes)
+                writer.open()
+                self._journal = EventJournal(writer, cfg.log_idle)
             family = socket.AF_INET6 if ":" in host else socket.AF_INET
             self._sock = socket.socket(family, socket.SOCK_DGRAM)
             self._sock.setblocking(False)
@@ -208,7 +206,8 @@ class ElectionServer:
             self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _RCVBUF)
             self._sock.bind((host, port))
             loop.add_reader(self._sock.fileno(), self._drain)
-            self._log_start()
+            if self._journal is not None:
+                self._journal.start(self._require_node())
             # /status comes up last: once it answers, the start is in the log.
             if cfg.status_port is not None:
                 self._status_server = await asyncio.start_server(
@@ -229,9 +228,9 @@ class ElectionServer:
             self._status_server.close()
             await self._status_server.wait_closed()
             self._status_server = None
-        if self._log is not None:
-            self._log.close()
-            self._log = None
+        if self._journal is not None:
+            self._journal.writer.close()
+            self._journal = None
         self._stopped.set()
 
     async def wait_stopped(self) -> None:
@@ -308,7 +307,8 @@ class ElectionServer:
             self._stop_task = asyncio.get_running_loop().create_task(self.stop())
             return
         for m in out.send:
-            self._log_send(m)
+            if self._journal is not None:
+                self._journal.send(m, self._require_node())
             if m.dst in self._blocked:
                 self.counters.dropped["partitioned-out"] += 1
                 continue
@@ -342,47 +342,14 @@ class ElectionServer:
         self._election.handle = asyncio.get_running_loop().call_later(
             delay, self._on_election_timer)
 
-    # -- event log ---------------------------------------------------------------------------
-    def _log_start(self) -> None:
-        if self._log is None:
-            return
-        node = self._require_node()
-        state = node.snapshot().to_dict()
-        durable = node.durable()
-        self._log.write("start", state, pid=os.getpid(),
-                        durable={"term": durable.term, "voted_for": durable.voted_for})
-        self._logged_state = state
-
+    # -- event log (impl/eventlog.py decides the lines) ------------------------------------
     def _log_handled(self, event: str, msg: Message | None, out: Output) -> None:
-        """The handled event, with the state after it, before its persist and its sends."""
-        if self._log is None:
-            return
-        state = self._require_node().snapshot().to_dict()
-        if state["term"] != self._logged_term:
-            self._logged_sends.clear()  # every message a node sends carries its current term
-            self._logged_term = state["term"]
-        idle = (state == self._logged_state and out.persist is None
-                and all(m in self._logged_sends for m in out.send))
-        if idle and not self.config.log_idle:
-            return
-        fields: dict[str, Any] = {} if msg is None else {"msg": message_to_dict(msg)}
-        self._log.write(event, state, **fields)
-        self._logged_state = state
+        if self._journal is not None:
+            self._journal.handled(event, msg, out, self._require_node())
 
     def _log_persisted(self, durable: Durable) -> None:
-        """Written once the fsync of ``durable`` returned."""
-        if self._log is not None:
-            self._log.write("persist", self._require_node().snapshot().to_dict(),
-                            durable={"term": durable.term, "voted_for": durable.voted_for})
-
-    def _log_send(self, m: Message) -> None:
-        """Written before the datagram leaves; a repeat of a logged message only on request."""
-        if self._log is None or (m in self._logged_sends and not self.config.log_idle):
-            return
-        seq = self._log.write("send", self._require_node().snapshot().to_dict(),
-                              msg=message_to_dict(m))
-        if seq is not None:
-            self._logged_sends.setdefault(m, seq)
+        if self._journal is not None:
+            self._journal.persisted(durable, self._require_node())
 
     # -- /status -----------------------------------------------------------------------------
     async def _serve_http(self, reader: asyncio.StreamReader,
