@@ -15,6 +15,10 @@ from collections.abc import Sequence
 
 from checker.errors import EXIT_INTERNAL, EXIT_USAGE, ElectkitError
 
+# Branch `validate` only, until checker/cli/ becomes a package in the lead's refactor: lets
+# checker/cli/validate.py and checker/cli/chaos.py be imported as checker.cli.<name>.
+__path__ = [os.path.join(os.path.dirname(__file__), "cli")]
+
 # name -> (module, one-line help). Modules are imported only when their command runs, so a
 # slow import (z3, asyncio servers) never slows the others down.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -25,6 +29,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "verify": ("checker.cmd_verify", "the CI gate: model check, proof and conformance"),
     "mutate": ("checker.cmd_mutate", "run the gate against mutants of the implementation"),
     "view": ("checker.cmd_view", "render a trace as one self-contained HTML page"),
+    "validate": ("checker.cli.validate", "check a real run's event logs against the model"),
+    "chaos": ("checker.cli.chaos", "run a cluster under faults, then validate its logs"),
     "node": ("impl.cli", "run one leader-election node"),
     "cluster": ("impl.cli", "run a local cluster of node processes"),
 }

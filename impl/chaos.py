@@ -18,6 +18,7 @@ partition holds gets its side of the partition again once it answers.
 
 from __future__ import annotations
 
+import heapq
 import os
 import random
 import signal
@@ -42,12 +43,12 @@ class ChaosConfig:
     nodes: int = 5
     duration: float = 60.0
     seed: int = 0
-    kill_rate: float = 2.0
-    pause_rate: float = 0.5
-    partition_rate: float = 0.5
+    kill_rate: float = 2.5
+    pause_rate: float = 0.6
+    partition_rate: float = 0.8
     down_time: tuple[float, float] = (0.05, 0.5)
     pause_time: tuple[float, float] = (0.1, 1.0)
-    partition_time: tuple[float, float] = (0.3, 2.0)
+    partition_time: tuple[float, float] = (0.3, 1.2)
     election_timeout_ms: tuple[int, int] = (150, 300)
     heartbeat_ms: int = 50
 
@@ -230,27 +231,30 @@ def run_chaos(config: ChaosConfig, directory: str | Path) -> ChaosRun:
                            heartbeat_ms=config.heartbeat_ms, fault_injection=True)
     run = ChaosRun(cluster.directory, config.nodes)
     driver = _Driver(cluster, run)
-    endings: list[tuple[float, int, str, int]] = []  # (when, order, action, node)
-    order = 0
+    # One timeline in schedule time: the faults, and the ends they schedule (a restart, a
+    # resume, a heal), each carried out in order once its time has come.
+    timeline: list[tuple[float, int, Fault | tuple[str, int]]] = [
+        (fault.at, order, fault) for order, fault in enumerate(schedule)]
+    heapq.heapify(timeline)
+    order = len(timeline)
     main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _interrupt) if main else None
     try:
         cluster.start()
         start = time.monotonic()
-        pending = list(schedule)
-        while True:
+        while timeline:
             now = time.monotonic() - start
-            if now >= config.duration and not endings:
-                break
-            endings.sort()
-            while endings and endings[0][0] <= now:
-                _, _, action, node = endings.pop(0)
-                driver.end(action, node)
-            while pending and pending[0].at <= now and now < config.duration:
-                fault = pending.pop(0)
-                for delay, action, node in driver.fault(fault):
-                    order += 1
-                    endings.append((now + delay, order, action, node))
+            while timeline and timeline[0][0] <= now:
+                at, _, item = heapq.heappop(timeline)
+                if isinstance(item, Fault):
+                    for delay, action, node in driver.fault(item):
+                        order += 1
+                        heapq.heappush(timeline, (at + delay, order, (action, node)))
+                else:
+                    driver.end(*item)
+            driver.sync_partitions()
+            time.sleep(_TICK)
+        while time.monotonic() - start < config.duration:
             driver.sync_partitions()
             time.sleep(_TICK)
         run.seconds = time.monotonic() - start

@@ -32,9 +32,12 @@ engine either commits it (the disk has it) or undoes it (the disk does not).
 from __future__ import annotations
 
 import heapq
+import importlib
+import pkgutil
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Protocol
 
 import orjson
@@ -599,3 +602,52 @@ def prefix_steps(model: ActorModel, actions: Sequence[tuple[str, Mapping[str, An
         state = model.apply(state, s, outcome)
         steps.append(Step(action, dict(params), state, outcome.sends))
     return init, steps
+
+
+def report(result: Validation, seconds: float | None = None) -> str:
+    """The human report: events per node, the verdict, the first misfit, what is unmatched."""
+    per_node = ", ".join(f"node {n}: {k}" for n, k in sorted(result.validated.items()))
+    speed = f" in {seconds:.2f} s" if seconds is not None else ""
+    params = ", ".join(f"{k}={v}" for k, v in result.model.parameters.items())
+    lines = [f"validated {result.total} events{speed} ({per_node})"]
+    lines += [f"could not be matched: {u}" for u in result.unmatched[:20]]
+    if len(result.unmatched) > 20:
+        lines.append(f"... and {len(result.unmatched) - 20} more")
+    if result.misfit is not None:
+        lines.append(result.misfit.describe())
+        lines.append(f"verdict: NOT a behaviour of {result.model.name}({params})")
+    elif result.incomplete is not None:
+        lines.append(f"verdict: incomplete: {result.incomplete}")
+    else:
+        rest = " (the rest validates)" if result.unmatched else ""
+        lines.append(f"verdict: every event fits {result.model.name}({params}){rest}")
+    return "\n".join(lines)
+
+
+def find_bundle(protocol: str | None = None) -> ModuleType:
+    """The module ``checker.protocols.<protocol>.validate`` of a bundle that validates logs.
+
+    It provides ``log_mapping()`` (a fresh :class:`LogMapping`) and, for `electkit chaos`,
+    ``run_chaos(directory, **options)``. Without a name: the only bundle that has one.
+    """
+    import checker.protocols as protocols
+
+    names = sorted(m.name for m in pkgutil.iter_modules(protocols.__path__) if m.ispkg)
+    if protocol is not None and protocol not in names:
+        raise LogError(f"unknown protocol {protocol!r}; valid: {', '.join(names)}")
+    found = []
+    for name in [protocol] if protocol is not None else names:
+        module_name = f"checker.protocols.{name}.validate"
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue
+        if hasattr(module, "log_mapping"):
+            found.append(module)
+    if len(found) != 1:
+        which = protocol or ", ".join(names) or "none"
+        raise LogError(f"no single protocol bundle validates logs (looked at: {which}); "
+                       f"name one with --protocol")
+    return found[0]

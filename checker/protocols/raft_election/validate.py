@@ -13,8 +13,8 @@ log event              model action
 A logged ``state`` ``{"term", "voted_for", "role", "votes", ...}`` is the model's ``Server``
 (the ``leader`` hint is not in the model); a logged message ``{"type", "term", "src", "dst"
 [, "granted"]}`` is the model's ``Message``. The durable part is ``(term, voted_for)``.
-Terms are unbounded in a real run: the model is built with ``max_term`` the largest term
-the logs show, which lets every logged timeout happen.
+Terms are unbounded in a real run: the model is built with ``max_term`` one above the
+largest term the logs show, which lets every logged timeout happen.
 
 >>> mapping = RaftLogMapping()
 >>> mapping.local({"term": 2, "voted_for": 1, "role": "leader", "votes": [1, 3], "leader": 1})
@@ -23,9 +23,14 @@ Server(term=2, voted_for=1, role='leader', votes=frozenset({1, 3}))
 
 from __future__ import annotations
 
+import sys
+import tempfile
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
+from impl.chaos import ChaosConfig, ChaosRun
+from impl.chaos import run_chaos as _run_chaos
 from spec.raft_election import KINDS, ROLES, VOTE, Message, RaftElection, Server
 
 Durable = tuple[int, int | None]
@@ -52,13 +57,15 @@ class RaftLogMapping:
                                  "heartbeat": "Heartbeat"}
 
     def model(self, servers: int, records: Sequence[Mapping[str, Any]]) -> RaftElection:
-        """RaftElection over ``servers`` with max_term the largest term in ``records``."""
+        """RaftElection over ``servers``, max_term one above the largest term in ``records``
+        (so that a report of what the model allowed never leaves out a Timeout for the
+        bound's sake)."""
         top = 0
         for record in records:
             term = record["state"]["term"]
             if type(term) is int and term > top:
                 top = term
-        return RaftElection(servers=servers, max_term=top)
+        return RaftElection(servers=servers, max_term=top + 1)
 
     def local(self, state: Any) -> Server:
         """A logged state as the model's Server."""
@@ -98,3 +105,24 @@ class RaftLogMapping:
     def durable_from_log(self, durable: Any) -> Durable:
         """A logged ``durable`` field."""
         return (_int(durable["term"], "term", 0), _vote(durable["voted_for"]))
+
+
+def log_mapping() -> RaftLogMapping:
+    """A fresh mapping (it caches the messages it has built)."""
+    return RaftLogMapping()
+
+
+def run_chaos(directory: str | Path, **options: Any) -> ChaosRun:
+    """A chaos run of impl/'s cluster (impl/chaos.py) in ``directory``."""
+    return _run_chaos(ChaosConfig(**options), directory)
+
+
+def run_validation_stage(seconds: float = 10.0, seed: int = 0, nodes: int = 5,
+                         directory: str | Path | None = None) -> tuple[bool, str]:
+    """A short chaos run, then validation: the `electkit verify` stage. (ok, summary)."""
+    from checker.cli.chaos import chaos_and_validate
+
+    with tempfile.TemporaryDirectory(prefix="electkit-chaos-") as tmp:
+        where = Path(directory) if directory is not None else Path(tmp)
+        ok, text, _ = chaos_and_validate(sys.modules[__name__], where, nodes, seconds, seed)
+    return ok, text
