@@ -140,11 +140,14 @@ class Misfit:
     reason: str
     model_state: str
     allowed: list[str]
+    offset: float | None = None  # seconds from the run's first event
 
     def describe(self) -> str:
         ev = self.event
         allowed = "; ".join(self.allowed) or "nothing"
-        return (f"{ev.where}: node {ev.node} '{ev.event}' does not fit the model: {self.reason}\n"
+        when = f" ({self.offset:.2f} s into the run)" if self.offset is not None else ""
+        return (f"{ev.where}: node {ev.node} '{ev.event}'{when} does not fit the model: "
+                f"{self.reason}\n"
                 f"  model state of node {ev.node}: {self.model_state}\n"
                 f"  the model allowed node {ev.node}: {allowed}")
 
@@ -186,60 +189,65 @@ def log_files(logdir: str | Path) -> list[Path]:
     return files
 
 
-def read_logs(files: Sequence[Path]) -> dict[int, NodeLog]:
+def read_logs(files: Sequence[Path], known: set[str] | None = None) -> dict[int, NodeLog]:
     """Parse every file into per-node logs; raise LogError for damage other than a torn tail.
 
     A line that is not JSON is *torn* (a node killed mid-write) when it is the last line of
-    its file or is followed by a ``start`` of the same node; any other is damage.
+    its file or is followed by a ``start``; any other is damage. With ``known``, an event of
+    another kind is refused too.
     """
     logs: dict[int, NodeLog] = {}
-    loads = orjson.loads
+    loads, decode_error = orjson.loads, orjson.JSONDecodeError
     for path in files:
         name = str(path)
         pending_torn: int | None = None
         try:
-            handle = open(path, "rb")
+            lines = path.read_bytes().split(b"\n")
         except OSError as exc:
             raise LogError(f"{name}: cannot read ({exc.strerror})") from None
-        with handle:
-            for number, line in enumerate(handle, 1):
-                try:
-                    record = loads(line)
-                except orjson.JSONDecodeError:
-                    # A torn line is a prefix of an object, which never parses as JSON.
-                    if pending_torn is not None:
-                        raise LogError(f"{name}:{pending_torn}: not a JSON event") from None
-                    pending_torn = number
-                    continue
-                try:
-                    node, event, time = record["node"], record["event"], record["time"]
-                    record["state"], record["seq"]  # noqa: B018  (present, checked later)
-                except (KeyError, TypeError):
-                    raise LogError(f"{name}:{number}: not an event: it needs the fields "
-                                   f"{', '.join(_REQUIRED)}") from None
-                if (type(node) is not int or node < 1 or type(event) is not str
-                        or type(time) not in _NUMBERS):
-                    raise LogError(f"{name}:{number}: 'node' must be an int >= 1, 'event' a "
-                                   f"string and 'time' a number")
+        if lines[-1] == b"":
+            lines.pop()
+        log: NodeLog | None = None
+        for number, line in enumerate(lines, 1):
+            try:
+                record = loads(line)
+                node, event, time = record["node"], record["event"], record["time"]
+            except decode_error:
+                # A torn line is a prefix of an object, which never parses as JSON.
+                if pending_torn is not None:
+                    raise LogError(f"{name}:{pending_torn}: not a JSON event") from None
+                pending_torn = number
+                continue
+            except (KeyError, TypeError):
+                raise LogError(f"{name}:{number}: not an event: it needs the fields "
+                               f"{', '.join(_REQUIRED)}") from None
+            if ("state" not in record or "seq" not in record or type(node) is not int
+                    or node < 1 or type(time) not in _NUMBERS):
+                raise LogError(f"{name}:{number}: not an event: it needs the fields "
+                               f"{', '.join(_REQUIRED)}, 'node' an int >= 1, 'time' a number")
+            if known is not None and event not in known:
+                raise LogError(f"{name}:{number}: unknown event {event!r}; valid: "
+                               f"{', '.join(sorted(known))}")
+            if log is None or log.node != node:
                 log = logs.get(node)
                 if log is None:
                     log = logs[node] = NodeLog(node, name)
                 elif log.file != name:
                     raise LogError(f"{name}:{number}: node {node} also logs in {log.file}; "
                                    f"one file per node, so that its order is known")
-                if pending_torn is not None:
-                    if event != START:
-                        raise LogError(f"{name}:{pending_torn}: not a JSON event")
-                    log.torn_lines.append((name, pending_torn))
-                    pending_torn = None
-                record["_file"], record["_line"] = name, number
-                log.events.append(record)
+            if pending_torn is not None:
+                if event != START:
+                    raise LogError(f"{name}:{pending_torn}: not a JSON event")
+                log.torn_lines.append((name, pending_torn))
+                pending_torn = None
+            record["_file"] = name
+            record["_line"] = number
+            log.events.append(record)
         if pending_torn is not None:
-            owner = next((lg for lg in logs.values() if lg.file == name), None)
-            if owner is None:
+            if log is None:
                 raise LogError(f"{name}:{pending_torn}: not a JSON event")
-            owner.torn_lines.append((name, pending_torn))
-            owner.torn = (name, pending_torn)
+            log.torn_lines.append((name, pending_torn))
+            log.torn = (name, pending_torn)
     return logs
 
 
@@ -284,6 +292,7 @@ class Validator:
                        if kind == "always"]
         self.message_props = list(model.message_properties())
         self.next_check = CHECK_EVERY
+        self.applied: tuple | None = None
 
         self.dispatch: dict[str, Callable[[Record], None]] = {
             SEND: self._send, PERSIST: self._persist, DELIVER: self._deliver,
@@ -296,7 +305,20 @@ class Validator:
     # deliver line comes with its message parsed (``_m``) by :func:`merged`.
     def apply(self, ev: Record) -> None:
         """Check one log line and advance the model by it."""
+        self.applied = None
         self.dispatch[ev["event"]](ev)
+
+    def rewind(self) -> None:
+        """Take back the action of the line that just failed, so that the report shows the
+        model state before it and what the model allowed there."""
+        if self.applied is not None:
+            s, before, new_net, new_history, pending = self.applied
+            self.locals[s - 1] = before
+            self.net -= new_net
+            self.history -= new_history
+            self.pending[s] = pending
+            self.actions.pop()
+            self.applied = None
 
     def _send(self, ev: Record) -> None:
         s = ev["node"]
@@ -368,6 +390,7 @@ class Validator:
         before = self.locals[s - 1]
         new_net = outcome.sends - self.net
         new_history = outcome.history - self.history
+        self.applied = (s, before, new_net, new_history, self.pending[s])
         self.locals[s - 1] = outcome.local
         self.net |= new_net
         self.history |= new_history
@@ -565,12 +588,15 @@ def validate_logs(logs: dict[int, NodeLog], mapping: LogMapping) -> Validation:
             validator.apply(item)
         except _Misfit as exc:
             s = item["node"]
+            validator.rewind()
             failed.append(Misfit(Event.of(item), exc.reason, str(validator.locals[s - 1]),
                                  validator.allowed(s)))
             break
         result.validated[item["node"]] += 1
     if failed:
-        result.misfit = failed[0]
+        first_time = min(log.events[0]["time"] for log in logs.values() if log.events)
+        result.misfit = Misfit(failed[0].event, failed[0].reason, failed[0].model_state,
+                               failed[0].allowed, failed[0].event.time - first_time)
     elif result.incomplete is None:
         problem = validator.check_network()
         if problem is not None:
@@ -582,7 +608,8 @@ def validate_logs(logs: dict[int, NodeLog], mapping: LogMapping) -> Validation:
 
 def validate_dir(logdir: str | Path, mapping: LogMapping) -> Validation:
     """Read every ``*.jsonl`` log under ``logdir`` and validate it."""
-    return validate_logs(read_logs(log_files(logdir)), mapping)
+    known = {*mapping.events, PERSIST, SEND, DELIVER, LOG_FULL}
+    return validate_logs(read_logs(log_files(logdir), known), mapping)
 
 
 def prefix_steps(model: ActorModel, actions: Sequence[tuple[str, Mapping[str, Any]]],
