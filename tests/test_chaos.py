@@ -98,6 +98,27 @@ def test_ctrl_c_reaps_every_node(tmp_path: Path, electkit_cmd: list[str]) -> Non
     assert _processes_in(directory) == []
 
 
+def test_the_verify_stage_runs_chaos_and_validates() -> None:
+    from checker.protocols.raft_election.validate import run_validation_stage
+
+    ok, summary = run_validation_stage(seconds=4, seed=2)
+    assert ok, summary
+    assert "every event fits" in summary and "kills" in summary
+
+
+def test_bad_chaos_options_are_one_line_exit_2(tmp_path: Path, electkit_cmd: list[str]) -> None:
+    for args in (["--nodes", "0"], ["--duration", "-1"], ["--kill-rate", "-2"]):
+        run = subprocess.run([*electkit_cmd, "chaos", *args, "--dir", str(tmp_path / "x")],
+                             capture_output=True, text=True, timeout=60)
+        assert run.returncode == 2 and run.stderr.count("\n") == 1, run.stderr
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "keep.txt").write_text("mine")
+    run = subprocess.run([*electkit_cmd, "chaos", "--dir", str(tmp_path / "full")],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2 and "not empty" in run.stderr
+    assert (tmp_path / "full" / "keep.txt").read_text() == "mine"
+
+
 @pytest.mark.slow
 def test_sixty_seconds_of_chaos_validate(tmp_path: Path, electkit_cmd: list[str]) -> None:
     directory = tmp_path / "run"

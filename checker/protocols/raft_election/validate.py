@@ -29,8 +29,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from checker.errors import ElectkitError
 from impl.chaos import ChaosConfig, ChaosRun
 from impl.chaos import run_chaos as _run_chaos
+from impl.errors import ImplError
 from spec.raft_election import KINDS, ROLES, VOTE, Message, RaftElection, Server
 
 Durable = tuple[int, int | None]
@@ -113,8 +115,16 @@ def log_mapping() -> RaftLogMapping:
 
 
 def run_chaos(directory: str | Path, **options: Any) -> ChaosRun:
-    """A chaos run of impl/'s cluster (impl/chaos.py) in ``directory``."""
-    return _run_chaos(ChaosConfig(**options), directory)
+    """A chaos run of impl/'s cluster (impl/chaos.py) in ``directory``; bad options or a
+    directory that cannot be used raise ElectkitError (one line, exit 2)."""
+    try:
+        config = ChaosConfig(**options)
+        return _run_chaos(config, directory)
+    except ImplError as exc:
+        raise ElectkitError(str(exc)) from None
+    except OSError as exc:
+        raise ElectkitError(f"{directory}: cannot run a cluster there "
+                            f"({exc.strerror or exc})") from None
 
 
 def run_validation_stage(seconds: float = 10.0, seed: int = 0, nodes: int = 5,
