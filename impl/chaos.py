@@ -142,6 +142,11 @@ class ChaosRun:
         logs = {n: read_event_log(p) for n, p in self.event_logs().items() if p.exists()}
         return leaders_by_term(logs)
 
+    def figures(self) -> dict[str, object]:
+        """The run's figures for a JSON summary."""
+        return {"faults": dict(self.faults), "terms_with_leader": len(self.leaders()),
+                "chaos_seconds": round(self.seconds, 1)}
+
     def summary(self) -> str:
         """Faults injected, elections, leaders per term: a few lines."""
         leaders = self.leaders()

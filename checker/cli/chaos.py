@@ -68,6 +68,5 @@ def chaos_and_validate(bundle, directory: Path, nodes: int, duration: float, see
                          str(directory))
     text = (f"{run_.summary()}\nlogs: {directory}\n{report(result, seconds)}\n"
             f"validated prefix (first {DEFAULT_TRACE_STEPS} actions at most): {trace}")
-    figures = {**summary_json(result, seconds, trace), "faults": dict(run_.faults),
-               "terms_with_leader": len(run_.leaders()), "chaos_seconds": round(run_.seconds, 1)}
+    figures = {**summary_json(result, seconds, trace), **run_.figures()}
     return result.ok, text, figures

@@ -1,7 +1,7 @@
 """Validate the event logs of a real run against an actor model: is what happened a behaviour?
 
-The way etcd-io/raft checks its traces against its TLA+ spec, and Cirstea, Kuppe, Loillier
-and Merz (2024) describe: each node of a real run writes a JSON-lines log (docs/validation.md
+As etcd checks its traces against its TLA+ spec, and as Cirstea, Kuppe, Loillier and Merz
+(2024) describe: each node of a real run writes a JSON-lines log (docs/validation.md
 gives the format); this module merges the logs into one order, maps each event to an action
 of an :class:`spec.actor.ActorModel`, and checks, event by event, that
 
