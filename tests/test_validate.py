@@ -173,6 +173,7 @@ def test_a_crash_before_the_fsync_is_undone_and_after_it_kept(tmp_path: Path) ->
     assert result.ok, result.misfit and result.misfit.describe()
     assert ("Timeout", {"s": 1}) not in result.prefix()  # undone: the world never saw it
     assert ("Timeout", {"s": 2}) in result.prefix()
+    assert result.crashed == {"undone": 1, "kept": 1}
 
 
 def test_a_torn_last_line_is_unmatched_and_the_rest_validates(tmp_path: Path) -> None:

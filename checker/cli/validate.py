@@ -86,5 +86,6 @@ def summary_json(result: Validation, seconds: float, trace: Path | None) -> dict
     return {"verdict": "validated" if result.ok else ("misfit" if misfit else "incomplete"),
             "events": result.total, "per_node": {str(k): v for k, v in result.validated.items()},
             "misfit": misfit, "unmatched": result.unmatched, "incomplete": result.incomplete,
+            "crashed": result.crashed,
             "spec": result.model.name, "parameters": dict(result.model.parameters),
             "seconds": round(seconds, 3), "trace": str(trace) if trace else None}

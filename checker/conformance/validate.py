@@ -165,6 +165,7 @@ class Validation:
     misfit: Misfit | None = None
     unmatched: list[str] = field(default_factory=list)
     incomplete: str | None = None
+    crashed: dict[str, int] = field(default_factory=dict)  # "undone"/"kept": see _start
 
     @property
     def ok(self) -> bool:
@@ -313,6 +314,7 @@ class Validator:
         self.message_props = list(model.message_properties())
         self.next_check = CHECK_EVERY
         self.applied: tuple | None = None
+        self.crashed = {"undone": 0, "kept": 0}
 
         self.dispatch: dict[str, Callable[[Record], None]] = {
             SEND: self._send, PERSIST: self._persist, DELIVER: self._deliver,
@@ -394,6 +396,9 @@ class Validator:
             committed = self.handlers[action](s, self.locals[s - 1])
             if committed is None or committed.local != self._logged_local(ev):
                 self._undo(s, pending)
+                self.crashed["undone"] += 1
+            else:
+                self.crashed["kept"] += 1
             self.pending[s] = None
         outcome = self.handlers[action](s, self.locals[s - 1])
         if outcome is None:
@@ -589,7 +594,8 @@ def _validate_logs(logs: dict[int, NodeLog], mapping: LogMapping) -> Validation:
     except (KeyError, TypeError, ValueError) as exc:
         raise LogError(f"the logs do not give a model: {exc}") from None
     validator = Validator(model, mapping, servers)
-    result = Validation(model, logs, {n: 0 for n in sorted(logs)}, validator.actions)
+    result = Validation(model, logs, {n: 0 for n in sorted(logs)}, validator.actions,
+                        crashed=validator.crashed)
     for log in logs.values():
         result.unmatched += [f"{f}:{n}: torn line (node {log.node} killed mid-write)"
                              for f, n in log.torn_lines]
@@ -664,6 +670,10 @@ def report(result: Validation, seconds: float | None = None) -> str:
     speed = f" in {seconds:.2f} s" if seconds is not None else ""
     params = ", ".join(f"{k}={v}" for k, v in result.model.parameters.items())
     lines = [f"validated {result.total} events{speed} ({per_node})"]
+    undone, kept = result.crashed.get("undone", 0), result.crashed.get("kept", 0)
+    if undone or kept:
+        lines.append(f"killed between an event and its persist line: {undone} event(s) "
+                     f"undone (the fsync had not finished), {kept} kept (it had)")
     lines += [f"could not be matched: {u}" for u in result.unmatched[:20]]
     if len(result.unmatched) > 20:
         lines.append(f"... and {len(result.unmatched) - 20} more")
