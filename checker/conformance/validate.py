@@ -318,7 +318,7 @@ class Validator:
 
         self.dispatch: dict[str, Callable[[Record], None]] = {
             SEND: self._send, PERSIST: self._persist, DELIVER: self._deliver,
-            START: self._start}
+            START: self._start, LOG_FULL: self._log_full}
         for name in mapping.events:
             if name != START:
                 self.dispatch[name] = self._local
@@ -341,6 +341,9 @@ class Validator:
             self.pending[s] = pending
             self.actions.pop()
             self.applied = None
+
+    def _log_full(self, ev: Record) -> None:
+        """The node's log stops here (its size cap): nothing to check."""
 
     def _send(self, ev: Record) -> None:
         s = ev["node"]
@@ -522,19 +525,19 @@ def event_message(ev: Record, message: Callable[[Any], Hashable]) -> Any:
 
 
 def merged(logs: Mapping[int, NodeLog], message: Callable[[Any], Hashable],
-           stop: Callable[[], bool]) -> Iterator[Record | list[Record]]:
+           stuck: list[Record]) -> Iterator[Record]:
     """Events in one order consistent with every node's order and every delivery after a
     send of an equal message; earliest ``time`` first among the ready ones.
 
-    Yields events; at the end, if some deliveries never became ready, yields the list of the
-    stuck ones (each node's first waiting delivery).
+    If some deliveries never become ready, they (each node's first waiting delivery) are
+    put in ``stuck`` at the end.
     """
     heads = dict.fromkeys(logs, 0)
     heap = [(log.events[0]["time"], node) for node, log in logs.items() if log.events]
     heapq.heapify(heap)
     sent: set = set()
     waiting: dict[Hashable, list[int]] = {}
-    while heap and not stop():
+    while heap:
         _, node = heapq.heappop(heap)
         events = logs[node].events
         i = heads[node]
@@ -552,8 +555,6 @@ def merged(logs: Mapping[int, NodeLog], message: Callable[[Any], Hashable],
             elif kind == SEND:
                 m = event_message(ev, message)
             yield ev
-            if stop():
-                return
             if kind == SEND:
                 if m not in sent:
                     sent.add(m)
@@ -567,9 +568,8 @@ def merged(logs: Mapping[int, NodeLog], message: Callable[[Any], Hashable],
                 heads[node] = i
                 heapq.heappush(heap, (events[i]["time"], node))
                 break
-    stuck = [logs[n].events[heads[n]] for nodes in waiting.values() for n in nodes]
-    if stuck:
-        yield sorted(stuck, key=lambda e: (e["time"], e["node"]))
+    waiting_heads = [logs[n].events[heads[n]] for nodes in waiting.values() for n in nodes]
+    stuck += sorted(waiting_heads, key=lambda e: (e["time"], e["node"]))
 
 
 def validate_logs(logs: dict[int, NodeLog], mapping: LogMapping) -> Validation:
@@ -601,31 +601,31 @@ def _validate_logs(logs: dict[int, NodeLog], mapping: LogMapping) -> Validation:
                              for f, n in log.torn_lines]
     capped = [n for n, log in logs.items() if any(e["event"] == LOG_FULL for e in log.events)]
     failed: list[Misfit] = []
-    for item in merged(logs, mapping.message, lambda: bool(failed)):
-        if isinstance(item, list):
-            if capped:
-                result.incomplete = (f"node(s) {capped} stopped logging at their size cap; "
-                                     f"{len(item)} deliveries could not be ordered")
-                result.unmatched += [f"{where(e)}: delivery of a message whose send was not "
-                                     f"logged" for e in item]
-            else:
-                first = item[0]
-                state = str(validator.locals[first["node"] - 1])
-                failed.append(Misfit(Event.of(first), "it delivers a message that no line "
-                                     "ever sent before it", state,
-                                     validator.allowed(first["node"])))
-            break
-        if item["event"] == LOG_FULL:
-            continue
-        try:
-            validator.apply(item)
-        except _Misfit as exc:
-            s = item["node"]
-            validator.rewind()
-            failed.append(Misfit(Event.of(item), exc.reason, str(validator.locals[s - 1]),
-                                 validator.allowed(s)))
-            break
-        result.validated[item["node"]] += 1
+    stuck: list[Record] = []
+    counts = [0] * (servers + 1)
+    apply = validator.apply
+    item: Record = {}
+    try:
+        for item in merged(logs, mapping.message, stuck):
+            apply(item)
+            counts[item["node"]] += 1
+    except _Misfit as exc:
+        s = item["node"]
+        validator.rewind()
+        failed.append(Misfit(Event.of(item), exc.reason, str(validator.locals[s - 1]),
+                             validator.allowed(s)))
+    result.validated = {n: counts[n] for n in sorted(logs)}
+    if stuck and not failed:
+        if capped:
+            result.incomplete = (f"node(s) {capped} stopped logging at their size cap; "
+                                 f"{len(stuck)} deliveries could not be ordered")
+            result.unmatched += [f"{where(e)}: delivery of a message whose send was not "
+                                 f"logged" for e in stuck]
+        else:
+            first = stuck[0]
+            failed.append(Misfit(Event.of(first), "it delivers a message that no line ever "
+                                 "sent before it", str(validator.locals[first["node"] - 1]),
+                                 validator.allowed(first["node"])))
     if failed:
         first_time = min(log.events[0]["time"] for log in logs.values() if log.events)
         result.misfit = Misfit(failed[0].event, failed[0].reason, failed[0].model_state,
