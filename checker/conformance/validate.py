@@ -491,10 +491,11 @@ class Validator:
     def check_network(self) -> str | None:
         """The message properties over the whole network at the end; the first failure."""
         locals_, history = tuple(self.locals), self.history
-        for m in sorted(self.net, key=self.model.message_key):
-            for name, holds in self.message_props:
-                if not holds(locals_, history, m):
-                    return f"the model's property {name} is violated by {m} at the end"
+        for name, holds in self.message_props:
+            bad = [m for m in self.net if not holds(locals_, history, m)]
+            if bad:
+                m = min(bad, key=self.model.message_key)  # the same one in every run
+                return f"the model's property {name} is violated by {m} at the end"
         return None
 
     def _durable(self, ev: Record) -> Any:
