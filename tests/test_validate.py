@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -251,3 +252,24 @@ def test_validated_prefix_replays_against_the_implementation(
                             capture_output=True, text=True, timeout=300)
     assert replay.returncode == 0, replay.stdout + replay.stderr
     assert "conforms" in replay.stdout
+
+
+def test_a_real_cluster_logging_idle_events_validates(tmp_path: Path) -> None:
+    from impl.cluster import LocalCluster, single_leader
+
+    cluster = LocalCluster(tmp_path, 3, log_idle=True)
+    try:
+        cluster.start()
+        cluster.wait_for(lambda v: single_leader(v) is not None, 30)
+        time.sleep(0.5)  # some heartbeats: logged, since idle events are asked for
+        leader = single_leader(cluster.statuses())
+        assert leader is not None
+        cluster.kill(leader)
+        cluster.spawn(leader)
+        cluster.wait_for(lambda v: single_leader(v) is not None and all(v.values()), 30)
+    finally:
+        cluster.stop()
+    result = validate(tmp_path)
+    assert result.ok, result.misfit and result.misfit.describe()
+    kinds = {ev["event"] for log in result.nodes.values() for ev in log.events}
+    assert {"start", "timeout", "heartbeat", "deliver", "persist", "send"} <= kinds
