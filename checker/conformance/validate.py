@@ -106,20 +106,10 @@ class Event:
     def where(self) -> str:
         return f"{self.file}:{self.line}"
 
-    @classmethod
-    def of(cls, record: Record) -> Event:
-        """The Event of a parsed log line (see :func:`read_logs`)."""
-        return cls(record["node"], record["event"], record["time"], record["_file"],
-                   record["_line"], record)
 
 
 Record = dict[str, Any]
-"""A parsed log line, with ``_file`` and ``_line`` added (where it was read)."""
-
-
-def where(record: Record) -> str:
-    """``file:line`` of a parsed log line."""
-    return f"{record['_file']}:{record['_line']}"
+"""A parsed log line, as read (where it was read is kept by its :class:`NodeLog`)."""
 
 
 @dataclass
@@ -129,9 +119,21 @@ class NodeLog:
     node: int
     file: str
     events: list[Record] = field(default_factory=list)
+    lines: list[int] = field(default_factory=list)  # the line number of each event
     torn: tuple[str, int] | None = None  # a torn last line: (file, line)
     torn_lines: list[tuple[str, int]] = field(default_factory=list)
-    capped: bool = False
+
+    def event(self, record: Record) -> Event:
+        """The :class:`Event` (with its line number) of one of this node's records."""
+        for index, candidate in enumerate(self.events):
+            if candidate is record:  # only on the way to a report: a scan is fine
+                return Event(self.node, record["event"], record["time"], self.file,
+                             self.lines[index], record)
+        raise ValueError(f"not a record of node {self.node}")
+
+    def where(self, record: Record) -> str:
+        """``file:line`` of one of this node's records."""
+        return self.event(record).where
 
 
 @dataclass(frozen=True)
@@ -261,9 +263,8 @@ def _read_logs(files: Sequence[Path], known: set[str] | None) -> dict[int, NodeL
                     raise LogError(f"{name}:{pending_torn}: not a JSON event")
                 log.torn_lines.append((name, pending_torn))
                 pending_torn = None
-            record["_file"] = name
-            record["_line"] = number
             log.events.append(record)
+            log.lines.append(number)
         if pending_torn is not None:
             if log is None:
                 raise LogError(f"{name}:{pending_torn}: not a JSON event")
@@ -292,7 +293,10 @@ class _Pending:
 class Validator:
     """Runs one merged order of events through the model's handlers."""
 
-    def __init__(self, model: ActorModel, mapping: LogMapping, servers: int) -> None:
+    def __init__(self, model: ActorModel, mapping: LogMapping, logs: Mapping[int, NodeLog]
+                 ) -> None:
+        servers = max(logs)
+        self.logs = logs
         self.model = model
         self.mapping = mapping
         self.handlers: dict[str, Callable[[int, Any], Outcome | None]] = dict(
@@ -324,11 +328,14 @@ class Validator:
                 self.dispatch[name] = self._local
 
     # One method per kind of line; each raises _Misfit when the line does not fit. A send or
-    # deliver line comes with its message parsed (``_m``) by :func:`merged`.
-    def apply(self, ev: Record) -> None:
-        """Check one log line and advance the model by it."""
+    # deliver line comes with its message, parsed by :func:`merged`.
+    def apply(self, ev: Record, m: Any) -> None:
+        """Check one log line (and its message, if any) and advance the model by it."""
         self.applied = None
-        self.dispatch[ev["event"]](ev)
+        self.dispatch[ev["event"]](ev, m)
+
+    def where(self, ev: Record) -> str:
+        return self.logs[ev["node"]].where(ev)
 
     def rewind(self) -> None:
         """Take back the action of the line that just failed, so that the report shows the
@@ -342,12 +349,11 @@ class Validator:
             self.actions.pop()
             self.applied = None
 
-    def _log_full(self, ev: Record) -> None:
+    def _log_full(self, ev: Record, m: None) -> None:
         """The node's log stops here (its size cap): nothing to check."""
 
-    def _send(self, ev: Record) -> None:
+    def _send(self, ev: Record, m: Any) -> None:
         s = ev["node"]
-        m = ev["_m"]
         if m.src != s:
             raise _Misfit(f"node {s} logged a send of {m}, whose sender is {m.src}")
         if self.pending[s] is not None:
@@ -360,7 +366,7 @@ class Validator:
                           f"sent: {sent or 'nothing'})")
         self._check_state(ev)
 
-    def _persist(self, ev: Record) -> None:
+    def _persist(self, ev: Record, m: None) -> None:
         s = ev["node"]
         stored = self._durable(ev)
         memory = self.mapping.durable(self.locals[s - 1])
@@ -370,9 +376,8 @@ class Validator:
         self.pending[s] = None
         self._check_state(ev)
 
-    def _deliver(self, ev: Record) -> None:
+    def _deliver(self, ev: Record, m: Any) -> None:
         s = ev["node"]
-        m = ev["_m"]
         if m.dst != s:
             raise _Misfit(f"node {s} logged the delivery of {m}, which is for node {m.dst}")
         if m not in self.net:
@@ -380,7 +385,7 @@ class Validator:
         self._unpersisted(ev)
         self._act(ev, RECEIVE, {"m": m}, self.model.receive(self.locals[s - 1], m))
 
-    def _local(self, ev: Record) -> None:
+    def _local(self, ev: Record, m: None) -> None:
         s = ev["node"]
         action = self.mapping.events[ev["event"]]
         self._unpersisted(ev)
@@ -389,7 +394,7 @@ class Validator:
             raise _Misfit(f"{action}(s={s}) is not enabled in the model here")
         self._act(ev, action, {"s": s}, outcome)
 
-    def _start(self, ev: Record) -> None:
+    def _start(self, ev: Record, m: None) -> None:
         s = ev["node"]
         action = self.mapping.events[START]
         pending = self.pending[s]
@@ -454,7 +459,7 @@ class Validator:
         try:
             return self.mapping.local(ev["state"])
         except (KeyError, TypeError, ValueError) as exc:
-            raise LogError(f"{where(ev)}: not a valid 'state' ({exc})") from None
+            raise LogError(f"{self.where(ev)}: not a valid 'state' ({exc})") from None
 
     def _check_state(self, ev: Record, action: str = "") -> None:
         model = self.locals[ev["node"] - 1]
@@ -502,7 +507,7 @@ class Validator:
         try:
             return self.mapping.durable_from_log(ev["durable"])
         except (KeyError, TypeError, ValueError) as exc:
-            raise LogError(f"{where(ev)}: '{ev['event']}' needs a valid 'durable' "
+            raise LogError(f"{self.where(ev)}: '{ev['event']}' needs a valid 'durable' "
                            f"({exc})") from None
 
     def allowed(self, s: int) -> list[str]:
@@ -516,23 +521,23 @@ class Validator:
         return out
 
 
-def event_message(ev: Record, message: Callable[[Any], Hashable]) -> Any:
-    """The model message of a send or deliver line, parsed once and kept on the record."""
-    try:
-        m = ev["_m"] = message(ev["msg"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise LogError(f"{where(ev)}: '{ev['event']}' needs a valid 'msg' ({exc})") from None
-    return m
-
-
 def merged(logs: Mapping[int, NodeLog], message: Callable[[Any], Hashable],
-           stuck: list[Record]) -> Iterator[Record]:
+           stuck: list[Record]) -> Iterator[tuple[Record, Any]]:
     """Events in one order consistent with every node's order and every delivery after a
     send of an equal message; earliest ``time`` first among the ready ones.
 
-    If some deliveries never become ready, they (each node's first waiting delivery) are
-    put in ``stuck`` at the end.
+    Yields each line with its message (a send or a delivery) or None. If some deliveries
+    never become ready, they (each node's first waiting delivery) are put in ``stuck`` at
+    the end.
     """
+
+    def parse(ev: Record) -> Any:
+        try:
+            return message(ev["msg"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise LogError(f"{logs[ev['node']].where(ev)}: '{ev['event']}' needs a valid "
+                           f"'msg' ({exc})") from None
+
     heads = dict.fromkeys(logs, 0)
     heap = [(log.events[0]["time"], node) for node, log in logs.items() if log.events]
     heapq.heapify(heap)
@@ -547,15 +552,16 @@ def merged(logs: Mapping[int, NodeLog], message: Callable[[Any], Hashable],
         while True:
             ev = events[i]
             kind = ev["event"]
+            m = None
             if kind == DELIVER:
-                m = event_message(ev, message)
+                m = parse(ev)
                 if m not in sent:
                     waiting.setdefault(m, []).append(node)
                     heads[node] = i
                     break
             elif kind == SEND:
-                m = event_message(ev, message)
-            yield ev
+                m = parse(ev)
+            yield ev, m
             if kind == SEND:
                 if m not in sent:
                     sent.add(m)
@@ -586,7 +592,7 @@ def _validate_logs(logs: dict[int, NodeLog], mapping: LogMapping) -> Validation:
     for log in logs.values():
         for ev in log.events:
             if ev["event"] not in known:
-                raise LogError(f"{where(ev)}: unknown event {ev['event']!r}; valid: "
+                raise LogError(f"{log.where(ev)}: unknown event {ev['event']!r}; valid: "
                                f"{', '.join(sorted(known))}")
     servers = max(logs)
     records = [ev for log in logs.values() for ev in log.events]
@@ -594,7 +600,7 @@ def _validate_logs(logs: dict[int, NodeLog], mapping: LogMapping) -> Validation:
         model = mapping.model(servers, records)
     except (KeyError, TypeError, ValueError) as exc:
         raise LogError(f"the logs do not give a model: {exc}") from None
-    validator = Validator(model, mapping, servers)
+    validator = Validator(model, mapping, logs)
     result = Validation(model, logs, {n: 0 for n in sorted(logs)}, validator.actions,
                         crashed=validator.crashed)
     for log in logs.values():
@@ -607,26 +613,27 @@ def _validate_logs(logs: dict[int, NodeLog], mapping: LogMapping) -> Validation:
     apply = validator.apply
     item: Record = {}
     try:
-        for item in merged(logs, mapping.message, stuck):
-            apply(item)
+        for item, m in merged(logs, mapping.message, stuck):
+            apply(item, m)
             counts[item["node"]] += 1
     except _Misfit as exc:
         s = item["node"]
         validator.rewind()
-        failed.append(Misfit(Event.of(item), exc.reason, str(validator.locals[s - 1]),
+        failed.append(Misfit(logs[s].event(item), exc.reason, str(validator.locals[s - 1]),
                              validator.allowed(s)))
     result.validated = {n: counts[n] for n in sorted(logs)}
     if stuck and not failed:
         if capped:
             result.incomplete = (f"node(s) {capped} stopped logging at their size cap; "
                                  f"{len(stuck)} deliveries could not be ordered")
-            result.unmatched += [f"{where(e)}: delivery of a message whose send was not "
-                                 f"logged" for e in stuck]
+            result.unmatched += [f"{logs[e['node']].where(e)}: delivery of a message whose "
+                                 f"send was not logged" for e in stuck]
         else:
             first = stuck[0]
-            failed.append(Misfit(Event.of(first), "it delivers a message that no line ever "
-                                 "sent before it", str(validator.locals[first["node"] - 1]),
-                                 validator.allowed(first["node"])))
+            node = first["node"]
+            failed.append(Misfit(logs[node].event(first), "it delivers a message that no "
+                                 "line ever sent before it", str(validator.locals[node - 1]),
+                                 validator.allowed(node)))
     if failed:
         first_time = min(log.events[0]["time"] for log in logs.values() if log.events)
         result.misfit = Misfit(failed[0].event, failed[0].reason, failed[0].model_state,
@@ -636,7 +643,7 @@ def _validate_logs(logs: dict[int, NodeLog], mapping: LogMapping) -> Validation:
         if problem is not None:
             last = max((log.events[-1] for log in logs.values() if log.events),
                        key=lambda e: e["time"])
-            result.misfit = Misfit(Event.of(last), problem, "", [])
+            result.misfit = Misfit(logs[last["node"]].event(last), problem, "", [])
     return result
 
 
