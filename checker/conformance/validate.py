@@ -319,6 +319,10 @@ class Validator:
         self.next_check = CHECK_EVERY
         self.applied: tuple | None = None
         self.crashed = {"undone": 0, "kept": 0}
+        self.fits = mapping.fits
+        # The last logged state that was checked against each node's current model state:
+        # cleared whenever that model state changes.
+        self.checked: list[Any] = [None] * (servers + 1)
 
         self.dispatch: dict[str, Callable[[Record], None]] = {
             SEND: self._send, PERSIST: self._persist, DELIVER: self._deliver,
@@ -342,6 +346,7 @@ class Validator:
         model state before it and what the model allowed there."""
         if self.applied is not None:
             s, before, new_net, new_history, pending = self.applied
+            self.checked[s] = None
             self.locals[s - 1] = before
             self.net -= new_net
             self.history -= new_history
@@ -425,6 +430,8 @@ class Validator:
         new_net = sends - self.net if sends else sends
         new_history = added - self.history if added else added
         self.applied = (s, before, new_net, new_history, self.pending[s])
+        if outcome.local is not before:
+            self.checked[s] = None
         self.locals[s - 1] = outcome.local
         if new_net:
             self.net |= new_net
@@ -442,6 +449,7 @@ class Validator:
             self._check_messages(new_net)
 
     def _undo(self, s: int, pending: _Pending) -> None:
+        self.checked[s] = None
         self.locals[s - 1] = pending.before
         self.history -= pending.history
         self.net -= pending.net
@@ -462,9 +470,14 @@ class Validator:
             raise LogError(f"{self.where(ev)}: not a valid 'state' ({exc})") from None
 
     def _check_state(self, ev: Record, action: str = "") -> None:
-        model = self.locals[ev["node"] - 1]
+        s = ev["node"]
+        state = ev["state"]
+        if state == self.checked[s]:
+            return  # the same logged state as the node's last checked line, same model state
+        model = self.locals[s - 1]
         try:
-            if self.mapping.fits(ev["state"], model):
+            if self.fits(state, model):
+                self.checked[s] = state
                 return
         except (KeyError, TypeError, ValueError):
             pass
@@ -473,6 +486,7 @@ class Validator:
             after = f"after {action} " if action else ""
             raise _Misfit(f"the node's state {after}is {logged}, the "
                           f"model's is {model}")
+        self.checked[s] = state
 
     def check_properties(self) -> None:
         """The model's ``always`` state properties in the current state."""
