@@ -545,21 +545,20 @@ def merged(logs: Mapping[int, NodeLog], message: Callable[[Any], Hashable],
     the end.
     """
 
-    def parse(ev: Record) -> Any:
-        try:
-            return message(ev["msg"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise LogError(f"{logs[ev['node']].where(ev)}: '{ev['event']}' needs a valid "
-                           f"'msg' ({exc})") from None
+    def bad(ev: Record, exc: Exception) -> LogError:
+        return LogError(f"{logs[ev['node']].where(ev)}: '{ev['event']}' needs a valid 'msg' "
+                        f"({exc})")
 
     heads = dict.fromkeys(logs, 0)
     heap = [(log.events[0]["time"], node) for node, log in logs.items() if log.events]
     heapq.heapify(heap)
     sent: set = set()
     waiting: dict[Hashable, list[int]] = {}
+    pop, push = heapq.heappop, heapq.heappush
     while heap:
-        _, node = heapq.heappop(heap)
+        _, node = pop(heap)
         events = logs[node].events
+        end = len(events)
         i = heads[node]
         # Run on along this node while it stays the earliest: most events come in runs (a
         # handled event, its persist, its sends), and this spares the heap.
@@ -567,27 +566,28 @@ def merged(logs: Mapping[int, NodeLog], message: Callable[[Any], Hashable],
             ev = events[i]
             kind = ev["event"]
             m = None
-            if kind == DELIVER:
-                m = parse(ev)
-                if m not in sent:
+            if kind == SEND or kind == DELIVER:
+                try:
+                    m = message(ev["msg"])
+                except (KeyError, TypeError, ValueError) as exc:
+                    raise bad(ev, exc) from None
+                if kind == DELIVER and m not in sent:
                     waiting.setdefault(m, []).append(node)
                     heads[node] = i
                     break
-            elif kind == SEND:
-                m = parse(ev)
             yield ev, m
             if kind == SEND:
                 if m not in sent:
                     sent.add(m)
                     for parked in waiting.pop(m, ()):
-                        heapq.heappush(heap, (logs[parked].events[heads[parked]]["time"], parked))
+                        push(heap, (logs[parked].events[heads[parked]]["time"], parked))
             i += 1
-            if i == len(events):
+            if i == end:
                 heads[node] = i
                 break
             if heap and events[i]["time"] > heap[0][0]:
                 heads[node] = i
-                heapq.heappush(heap, (events[i]["time"], node))
+                push(heap, (events[i]["time"], node))
                 break
     waiting_heads = [logs[n].events[heads[n]] for nodes in waiting.values() for n in nodes]
     stuck += sorted(waiting_heads, key=lambda e: (e["time"], e["node"]))
