@@ -21,7 +21,7 @@ from checker.conformance.validate import (
     report,
     validate_dir,
 )
-from checker.errors import EXIT_FAIL, EXIT_OK
+from checker.errors import EXIT_FAIL, EXIT_OK, ElectkitError
 from checker.traces import Trace, write_trace
 
 DEFAULT_TRACE_STEPS = 400
@@ -73,7 +73,11 @@ def write_prefix(result: Validation, path: Path, limit: int, logs: str) -> Path:
     init, steps = prefix_steps(result.model, result.prefix(), limit)
     meta = {"source": "electkit validate", "logs": logs,
             "verdict": "validated" if result.ok else "misfit"}
-    return write_trace(Trace(result.model, init, steps, meta), path)
+    try:
+        return write_trace(Trace(result.model, init, steps, meta), path)
+    except OSError as exc:
+        raise ElectkitError(f"{path}: cannot write the trace ({exc.strerror or exc}); "
+                            f"choose another --trace-out") from None
 
 
 def summary_json(result: Validation, seconds: float, trace: Path | None) -> dict:
