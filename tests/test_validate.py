@@ -273,3 +273,11 @@ def test_a_real_cluster_logging_idle_events_validates(tmp_path: Path) -> None:
     assert result.ok, result.misfit and result.misfit.describe()
     kinds = {ev["event"] for log in result.nodes.values() for ev in log.events}
     assert {"start", "timeout", "heartbeat", "deliver", "persist", "send"} <= kinds
+
+
+def test_a_missing_line_is_refused(tmp_path: Path) -> None:
+    log = Log(tmp_path)
+    log.seq[1] += 1  # as if one line of node 1 were lost
+    line = log.write(1, "heartbeat")
+    with pytest.raises(LogError, match=f"{log.path(1)}:{line}: node 1's seq 3 follows 1"):
+        validate(tmp_path)

@@ -244,10 +244,12 @@ def _read_logs(files: Sequence[Path], known: set[str] | None) -> dict[int, NodeL
             except (KeyError, TypeError):
                 raise LogError(f"{name}:{number}: not an event: it needs the fields "
                                f"{', '.join(_REQUIRED)}") from None
-            if ("state" not in record or "seq" not in record or type(node) is not int
+            seq = record.get("seq")
+            if ("state" not in record or type(seq) is not int or type(node) is not int
                     or node < 1 or type(time) not in _NUMBERS):
                 raise LogError(f"{name}:{number}: not an event: it needs the fields "
-                               f"{', '.join(_REQUIRED)}, 'node' an int >= 1, 'time' a number")
+                               f"{', '.join(_REQUIRED)}; 'node' and 'seq' ints, 'time' a "
+                               f"number")
             if known is not None and event not in known:
                 raise LogError(f"{name}:{number}: unknown event {event!r}; valid: "
                                f"{', '.join(sorted(known))}")
@@ -263,6 +265,9 @@ def _read_logs(files: Sequence[Path], known: set[str] | None) -> dict[int, NodeL
                     raise LogError(f"{name}:{pending_torn}: not a JSON event")
                 log.torn_lines.append((name, pending_torn))
                 pending_torn = None
+            if log.events and seq != log.events[-1]["seq"] + 1:
+                raise LogError(f"{name}:{number}: node {node}'s seq {seq} follows "
+                               f"{log.events[-1]['seq']}: lines are missing or out of order")
             log.events.append(record)
             log.lines.append(number)
         if pending_torn is not None:
