@@ -22,7 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from checker.conformance.validate import log_files, read_logs, validate_logs  # noqa: E402
+from checker.conformance.eventlogs import log_files, read_logs  # noqa: E402
+from checker.conformance.validate import validate_logs  # noqa: E402
 from checker.protocols.raft_election.validate import RaftLogMapping  # noqa: E402
 from impl.eventlog import EventJournal, EventLogWriter  # noqa: E402
 from impl.host import NodeHost  # noqa: E402

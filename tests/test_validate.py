@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from checker.conformance.validate import LogError, validate_dir
+from checker.conformance.eventlogs import LogError
+from checker.conformance.validate import validate_dir
 from checker.protocols.raft_election.validate import RaftLogMapping
 from checker.traces import read_trace
 

@@ -15,8 +15,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from checker.cli.validate import DEFAULT_TRACE_STEPS, summary_json, write_prefix
-from checker.conformance.validate import find_bundle, report, validate_dir
+from checker.cli.validate import (
+    DEFAULT_TRACE_STEPS,
+    find_bundle,
+    report,
+    summary_json,
+    write_prefix,
+)
+from checker.conformance.validate import validate_dir
 from checker.errors import EXIT_FAIL, EXIT_OK, ElectkitError
 
 

@@ -9,20 +9,21 @@ ITF trace that `electkit replay` and `electkit view` take.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
+import pkgutil
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
-from checker.conformance.validate import (
-    LogError,
-    Validation,
-    find_bundle,
-    prefix_steps,
-    report,
-    validate_dir,
-)
+from checker.conformance.eventlogs import LogError
+from checker.conformance.validate import RECEIVE, Validation, validate_dir
 from checker.errors import EXIT_FAIL, EXIT_OK, ElectkitError
 from checker.traces import Trace, write_trace
+from spec.actor import ActorModel, ActorState
+from spec.model import Step
 
 DEFAULT_TRACE_STEPS = 400
 
@@ -93,3 +94,75 @@ def summary_json(result: Validation, seconds: float, trace: Path | None) -> dict
             "crashed": result.crashed,
             "spec": result.model.name, "parameters": dict(result.model.parameters),
             "seconds": round(seconds, 3), "trace": str(trace) if trace else None}
+
+
+def prefix_steps(model: ActorModel, actions: Sequence[tuple[str, Mapping[str, Any]]],
+                 limit: int) -> tuple[ActorState, list[Step]]:
+    """The first ``limit`` validated actions as model steps with full states (for a trace)."""
+    handlers = dict(model.local_actions())
+    init = model.init_states()[0]
+    state, steps = init, []
+    for action, params in actions[:limit]:
+        if action == RECEIVE:
+            m = params["m"]
+            s, outcome = m.dst, model.receive(state.locals[m.dst - 1], m)
+        else:
+            s = params["s"]
+            outcome = handlers[action](s, state.locals[s - 1])
+        assert outcome is not None, "a validated action is enabled"
+        state = model.apply(state, s, outcome)
+        steps.append(Step(action, dict(params), state, outcome.sends))
+    return init, steps
+
+
+def report(result: Validation, seconds: float | None = None) -> str:
+    """The human report: events per node, the verdict, the first misfit, what is unmatched."""
+    per_node = ", ".join(f"node {n}: {k}" for n, k in sorted(result.validated.items()))
+    speed = f" in {seconds:.2f} s" if seconds is not None else ""
+    params = ", ".join(f"{k}={v}" for k, v in result.model.parameters.items())
+    lines = [f"validated {result.total} events{speed} ({per_node})"]
+    undone, kept = result.crashed.get("undone", 0), result.crashed.get("kept", 0)
+    if undone or kept:
+        lines.append(f"killed between an event and its persist line: {undone} event(s) "
+                     f"undone (the fsync had not finished), {kept} kept (it had)")
+    lines += [f"could not be matched: {u}" for u in result.unmatched[:20]]
+    if len(result.unmatched) > 20:
+        lines.append(f"... and {len(result.unmatched) - 20} more")
+    if result.misfit is not None:
+        lines.append(result.misfit.describe())
+        lines.append(f"verdict: NOT a behaviour of {result.model.name}({params})")
+    elif result.incomplete is not None:
+        lines.append(f"verdict: incomplete: {result.incomplete}")
+    else:
+        rest = " (the rest validates)" if result.unmatched else ""
+        lines.append(f"verdict: every event fits {result.model.name}({params}){rest}")
+    return "\n".join(lines)
+
+
+def find_bundle(protocol: str | None = None) -> ModuleType:
+    """The module ``checker.protocols.<protocol>.validate`` of a bundle that validates logs.
+
+    It provides ``log_mapping()`` (a fresh :class:`LogMapping`) and, for `electkit chaos`,
+    ``run_chaos(directory, **options)``. Without a name: the only bundle that has one.
+    """
+    import checker.protocols as protocols
+
+    names = sorted(m.name for m in pkgutil.iter_modules(protocols.__path__) if m.ispkg)
+    if protocol is not None and protocol not in names:
+        raise LogError(f"unknown protocol {protocol!r}; valid: {', '.join(names)}")
+    found = []
+    for name in [protocol] if protocol is not None else names:
+        module_name = f"checker.protocols.{name}.validate"
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue
+        if hasattr(module, "log_mapping"):
+            found.append(module)
+    if len(found) != 1:
+        which = protocol or ", ".join(names) or "none"
+        raise LogError(f"no single protocol bundle validates logs (looked at: {which}); "
+                       f"name one with --protocol")
+    return found[0]

@@ -27,36 +27,38 @@ state and the network only grows, every such order validates alike.
 A crash between a handled event and its fsync leaves a log that is ahead of the disk: the
 event had no visible effect (nothing is sent before the persist), so at the next start the
 engine either commits it (the disk has it) or undoes it (the disk does not).
+
+(Over 400 lines: most of it is :class:`Validator`, one method per kind of line over one
+shared model state; split, the rules would be read apart from the state they guard.)
 """
 
 from __future__ import annotations
 
-import gc
-import heapq
-import importlib
-import pkgutil
-from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 from typing import Any, Protocol
 
-import orjson
+from checker.conformance.eventlogs import (
+    BUILT_IN,
+    DELIVER,
+    LOG_FULL,
+    PERSIST,
+    SEND,
+    START,
+    Event,
+    LogError,
+    NodeLog,
+    Record,
+    log_files,
+    merged,
+    no_gc,
+    read_logs,
+)
+from spec.actor import ActorModel, Outcome
 
-from checker.errors import ElectkitError
-from spec.actor import ActorModel, ActorState, Outcome
-from spec.model import Step
-
-START, PERSIST, SEND, DELIVER, LOG_FULL = "start", "persist", "send", "deliver", "log-full"
 RECEIVE = "Receive"  # the ActorModel's delivery action
 CHECK_EVERY = 64  # the fewest actions between two checks of the state properties
-_REQUIRED = ("seq", "node", "time", "event", "state")
-_NUMBERS = (int, float)
-
-
-class LogError(ElectkitError):
-    """A log that cannot be read: a line that is not JSON or names an unknown event."""
 
 
 class LogMapping(Protocol):
@@ -89,51 +91,6 @@ class LogMapping(Protocol):
     def durable_from_log(self, durable: Any) -> Hashable:
         """A logged ``durable`` field (of ``start`` and ``persist``) in the same terms."""
         ...
-
-
-@dataclass(slots=True)
-class Event:
-    """One log line: where it is, and what it says."""
-
-    node: int
-    event: str
-    time: float
-    file: str
-    line: int
-    record: Mapping[str, Any]
-
-    @property
-    def where(self) -> str:
-        return f"{self.file}:{self.line}"
-
-
-
-Record = dict[str, Any]
-"""A parsed log line, as read (where it was read is kept by its :class:`NodeLog`)."""
-
-
-@dataclass
-class NodeLog:
-    """The events of one node in file order, and how its log ended."""
-
-    node: int
-    file: str
-    events: list[Record] = field(default_factory=list)
-    lines: list[int] = field(default_factory=list)  # the line number of each event
-    torn: tuple[str, int] | None = None  # a torn last line: (file, line)
-    torn_lines: list[tuple[str, int]] = field(default_factory=list)
-
-    def event(self, record: Record) -> Event:
-        """The :class:`Event` (with its line number) of one of this node's records."""
-        for index, candidate in enumerate(self.events):
-            if candidate is record:  # only on the way to a report: a scan is fine
-                return Event(self.node, record["event"], record["time"], self.file,
-                             self.lines[index], record)
-        raise ValueError(f"not a record of node {self.node}")
-
-    def where(self, record: Record) -> str:
-        """``file:line`` of one of this node's records."""
-        return self.event(record).where
 
 
 @dataclass(frozen=True)
@@ -180,102 +137,6 @@ class Validation:
     def prefix(self) -> list[tuple[str, dict[str, Any]]]:
         """The model actions of the validated prefix (undone crashed events left out)."""
         return [a for a in self.actions if a is not None]
-
-
-@contextmanager
-def _no_gc() -> Iterator[None]:
-    """Pause the cyclic garbage collector: the parsed logs are many small acyclic objects,
-    and each collection would walk all of them again (a third of the time, measured)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
-# --- reading ---------------------------------------------------------------------------------
-def log_files(logdir: str | Path) -> list[Path]:
-    """Every ``*.jsonl`` file under ``logdir``, in a fixed order."""
-    root = Path(logdir)
-    if not root.is_dir():
-        raise LogError(f"{root}: not a directory of event logs")
-    files = sorted(p for p in root.rglob("*.jsonl") if p.is_file())
-    if not files:
-        raise LogError(f"{root}: no event logs (*.jsonl) found")
-    return files
-
-
-def read_logs(files: Sequence[Path], known: set[str] | None = None) -> dict[int, NodeLog]:
-    """Parse every file into per-node logs; raise LogError for damage other than a torn tail.
-
-    A line that is not JSON is *torn* (a node killed mid-write) when it is the last line of
-    its file or is followed by a ``start``; any other is damage. With ``known``, an event of
-    another kind is refused too.
-    """
-    with _no_gc():
-        return _read_logs(files, known)
-
-
-def _read_logs(files: Sequence[Path], known: set[str] | None) -> dict[int, NodeLog]:
-    logs: dict[int, NodeLog] = {}
-    loads, decode_error = orjson.loads, orjson.JSONDecodeError
-    for path in files:
-        name = str(path)
-        pending_torn: int | None = None
-        try:
-            lines = path.read_bytes().split(b"\n")
-        except OSError as exc:
-            raise LogError(f"{name}: cannot read ({exc.strerror})") from None
-        if lines[-1] == b"":
-            lines.pop()
-        log: NodeLog | None = None
-        for number, line in enumerate(lines, 1):
-            try:
-                record = loads(line)
-                node, event, time = record["node"], record["event"], record["time"]
-            except decode_error:
-                # A torn line is a prefix of an object, which never parses as JSON.
-                if pending_torn is not None:
-                    raise LogError(f"{name}:{pending_torn}: not a JSON event") from None
-                pending_torn = number
-                continue
-            except (KeyError, TypeError):
-                raise LogError(f"{name}:{number}: not an event: it needs the fields "
-                               f"{', '.join(_REQUIRED)}") from None
-            seq = record.get("seq")
-            if ("state" not in record or type(seq) is not int or type(node) is not int
-                    or node < 1 or type(time) not in _NUMBERS):
-                raise LogError(f"{name}:{number}: not an event: it needs the fields "
-                               f"{', '.join(_REQUIRED)}; 'node' and 'seq' ints, 'time' a "
-                               f"number")
-            if known is not None and event not in known:
-                raise LogError(f"{name}:{number}: unknown event {event!r}; valid: "
-                               f"{', '.join(sorted(known))}")
-            if log is None or log.node != node:
-                log = logs.get(node)
-                if log is None:
-                    log = logs[node] = NodeLog(node, name)
-                elif log.file != name:
-                    raise LogError(f"{name}:{number}: node {node} also logs in {log.file}; "
-                                   f"one file per node, so that its order is known")
-            if pending_torn is not None:
-                if event != START:
-                    raise LogError(f"{name}:{pending_torn}: not a JSON event")
-                log.torn_lines.append((name, pending_torn))
-                pending_torn = None
-            if log.events and seq != log.events[-1]["seq"] + 1:
-                raise LogError(f"{name}:{number}: node {node}'s seq {seq} follows "
-                               f"{log.events[-1]['seq']}: lines are missing or out of order")
-            log.events.append(record)
-            log.lines.append(number)
-        if pending_torn is not None:
-            if log is None:
-                raise LogError(f"{name}:{pending_torn}: not a JSON event")
-            log.torn_lines.append((name, pending_torn))
-            log.torn = (name, pending_torn)
-    return logs
 
 
 # --- the engine -------------------------------------------------------------------------------
@@ -540,74 +401,16 @@ class Validator:
         return out
 
 
-def merged(logs: Mapping[int, NodeLog], message: Callable[[Any], Hashable],
-           stuck: list[Record]) -> Iterator[tuple[Record, Any]]:
-    """Events in one order consistent with every node's order and every delivery after a
-    send of an equal message; earliest ``time`` first among the ready ones.
-
-    Yields each line with its message (a send or a delivery) or None. If some deliveries
-    never become ready, they (each node's first waiting delivery) are put in ``stuck`` at
-    the end.
-    """
-
-    def bad(ev: Record, exc: Exception) -> LogError:
-        return LogError(f"{logs[ev['node']].where(ev)}: '{ev['event']}' needs a valid 'msg' "
-                        f"({exc})")
-
-    heads = dict.fromkeys(logs, 0)
-    heap = [(log.events[0]["time"], node) for node, log in logs.items() if log.events]
-    heapq.heapify(heap)
-    sent: set = set()
-    waiting: dict[Hashable, list[int]] = {}
-    pop, push = heapq.heappop, heapq.heappush
-    while heap:
-        _, node = pop(heap)
-        events = logs[node].events
-        end = len(events)
-        i = heads[node]
-        # Run on along this node while it stays the earliest: most events come in runs (a
-        # handled event, its persist, its sends), and this spares the heap.
-        while True:
-            ev = events[i]
-            kind = ev["event"]
-            m = None
-            if kind == SEND or kind == DELIVER:
-                try:
-                    m = message(ev["msg"])
-                except (KeyError, TypeError, ValueError) as exc:
-                    raise bad(ev, exc) from None
-                if kind == DELIVER and m not in sent:
-                    waiting.setdefault(m, []).append(node)
-                    heads[node] = i
-                    break
-            yield ev, m
-            if kind == SEND:
-                if m not in sent:
-                    sent.add(m)
-                    for parked in waiting.pop(m, ()):
-                        push(heap, (logs[parked].events[heads[parked]]["time"], parked))
-            i += 1
-            if i == end:
-                heads[node] = i
-                break
-            if heap and events[i]["time"] > heap[0][0]:
-                heads[node] = i
-                push(heap, (events[i]["time"], node))
-                break
-    waiting_heads = [logs[n].events[heads[n]] for nodes in waiting.values() for n in nodes]
-    stuck += sorted(waiting_heads, key=lambda e: (e["time"], e["node"]))
-
-
 def validate_logs(logs: dict[int, NodeLog], mapping: LogMapping) -> Validation:
     """Validate per-node logs (from :func:`read_logs`) against the mapping's model."""
-    with _no_gc():
+    with no_gc():
         return _validate_logs(logs, mapping)
 
 
 def _validate_logs(logs: dict[int, NodeLog], mapping: LogMapping) -> Validation:
     if not logs:
         raise LogError("no events in the logs")
-    known = {*mapping.events, PERSIST, SEND, DELIVER, LOG_FULL}
+    known = {*mapping.events, *BUILT_IN}
     for log in logs.values():
         for ev in log.events:
             if ev["event"] not in known:
@@ -668,77 +471,7 @@ def _validate_logs(logs: dict[int, NodeLog], mapping: LogMapping) -> Validation:
 
 def validate_dir(logdir: str | Path, mapping: LogMapping) -> Validation:
     """Read every ``*.jsonl`` log under ``logdir`` and validate it."""
-    known = {*mapping.events, PERSIST, SEND, DELIVER, LOG_FULL}
+    known = {*mapping.events, *BUILT_IN}
     return validate_logs(read_logs(log_files(logdir), known), mapping)
 
 
-def prefix_steps(model: ActorModel, actions: Sequence[tuple[str, Mapping[str, Any]]],
-                 limit: int) -> tuple[ActorState, list[Step]]:
-    """The first ``limit`` validated actions as model steps with full states (for a trace)."""
-    handlers = dict(model.local_actions())
-    init = model.init_states()[0]
-    state, steps = init, []
-    for action, params in actions[:limit]:
-        if action == RECEIVE:
-            m = params["m"]
-            s, outcome = m.dst, model.receive(state.locals[m.dst - 1], m)
-        else:
-            s = params["s"]
-            outcome = handlers[action](s, state.locals[s - 1])
-        assert outcome is not None, "a validated action is enabled"
-        state = model.apply(state, s, outcome)
-        steps.append(Step(action, dict(params), state, outcome.sends))
-    return init, steps
-
-
-def report(result: Validation, seconds: float | None = None) -> str:
-    """The human report: events per node, the verdict, the first misfit, what is unmatched."""
-    per_node = ", ".join(f"node {n}: {k}" for n, k in sorted(result.validated.items()))
-    speed = f" in {seconds:.2f} s" if seconds is not None else ""
-    params = ", ".join(f"{k}={v}" for k, v in result.model.parameters.items())
-    lines = [f"validated {result.total} events{speed} ({per_node})"]
-    undone, kept = result.crashed.get("undone", 0), result.crashed.get("kept", 0)
-    if undone or kept:
-        lines.append(f"killed between an event and its persist line: {undone} event(s) "
-                     f"undone (the fsync had not finished), {kept} kept (it had)")
-    lines += [f"could not be matched: {u}" for u in result.unmatched[:20]]
-    if len(result.unmatched) > 20:
-        lines.append(f"... and {len(result.unmatched) - 20} more")
-    if result.misfit is not None:
-        lines.append(result.misfit.describe())
-        lines.append(f"verdict: NOT a behaviour of {result.model.name}({params})")
-    elif result.incomplete is not None:
-        lines.append(f"verdict: incomplete: {result.incomplete}")
-    else:
-        rest = " (the rest validates)" if result.unmatched else ""
-        lines.append(f"verdict: every event fits {result.model.name}({params}){rest}")
-    return "\n".join(lines)
-
-
-def find_bundle(protocol: str | None = None) -> ModuleType:
-    """The module ``checker.protocols.<protocol>.validate`` of a bundle that validates logs.
-
-    It provides ``log_mapping()`` (a fresh :class:`LogMapping`) and, for `electkit chaos`,
-    ``run_chaos(directory, **options)``. Without a name: the only bundle that has one.
-    """
-    import checker.protocols as protocols
-
-    names = sorted(m.name for m in pkgutil.iter_modules(protocols.__path__) if m.ispkg)
-    if protocol is not None and protocol not in names:
-        raise LogError(f"unknown protocol {protocol!r}; valid: {', '.join(names)}")
-    found = []
-    for name in [protocol] if protocol is not None else names:
-        module_name = f"checker.protocols.{name}.validate"
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            continue
-        if hasattr(module, "log_mapping"):
-            found.append(module)
-    if len(found) != 1:
-        which = protocol or ", ".join(names) or "none"
-        raise LogError(f"no single protocol bundle validates logs (looked at: {which}); "
-                       f"name one with --protocol")
-    return found[0]
