@@ -28,6 +28,9 @@ from checker.errors import EXIT_FAIL, EXIT_OK, ElectkitError
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Options of `electkit chaos`."""
+    parser.epilog = ("The fault schedule is reproducible from --seed; the OS's timing is not, so "
+                     "two runs elect differently. exit 0: the run validates; 1: it does not; 2: "
+                     "bad options; 130: interrupted (every node reaped). See docs/validation.md")
     parser.add_argument("--nodes", type=int, default=5, help="node processes (default 5)")
     parser.add_argument("--duration", type=float, default=60.0,
                         help="seconds of faults (default 60)")

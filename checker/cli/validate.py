@@ -30,6 +30,9 @@ DEFAULT_TRACE_STEPS = 400
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Options of `electkit validate`."""
+    parser.epilog = ("exit 0: every event fits the model; 1: an event does not fit, or the logs "
+                     "are incomplete; 2: a log cannot be read (file and line named); 130: "
+                     "interrupted. Format and checks: docs/validation.md")
     parser.add_argument("logdir", metavar="LOGDIR",
                         help="folder holding the nodes' event logs (*.jsonl, searched below)")
     parser.add_argument("--protocol", default=None,
