@@ -23,6 +23,7 @@ def main() -> int:
         ["prove_speed.py"] + (["--repeat", "1"] if quick else ["--repeat", "5"]),
         ["failover.py"] + (["--trials", "5"] if quick else ["--trials", "100"]),
         ["impl_flood.py"] + (["--count", "1000"] if quick else []),
+        ["validate_speed.py"] + (["--events", "20000", "--repeat", "1"] if quick else []),
     ]
     failed = []
     for script, *args in runs:

@@ -72,6 +72,17 @@ def configure_node(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="serve POST /admin/partition on the status port (for tests)",
     )
+    parser.add_argument(
+        "--log-idle",
+        action="store_true",
+        help="also log idle events (a leader's repeated heartbeats and their deliveries)",
+    )
+    parser.add_argument(
+        "--event-log-max-mb",
+        default="256",
+        metavar="MB",
+        help="stop logging once the event log reaches this size (default 256)",
+    )
 
 
 def _int(text: str, what: str, minimum: int = 0, maximum: int | None = None) -> int:
@@ -146,6 +157,8 @@ def node_config(args: argparse.Namespace) -> ServerConfig:
         heartbeat_interval=_int(args.heartbeat, "--heartbeat", 1) / 1000,
         event_log=Path(args.event_log) if args.event_log else data_dir / "events.jsonl",
         fault_injection=args.fault_injection,
+        log_idle=args.log_idle,
+        event_log_max_bytes=_int(args.event_log_max_mb, "--event-log-max-mb", 1) * 2**20,
     )
 
 

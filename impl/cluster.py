@@ -55,7 +55,7 @@ class LocalCluster:
     def __init__(self, directory: str | Path, size: int, *,
                  election_timeout_ms: tuple[int, int] = (150, 300), heartbeat_ms: int = 50,
                  fault_injection: bool = True, output: str = "files",
-                 cluster_id: str = "electkit-local") -> None:
+                 cluster_id: str = "electkit-local", log_idle: bool = False) -> None:
         if type(size) is not int or size < 1:
             raise ConfigError(f"--nodes must be an int >= 1, got {size!r}")
         if output not in ("inherit", "files"):
@@ -67,6 +67,7 @@ class LocalCluster:
         self.fault_injection = fault_injection
         self.output = output
         self.cluster_id = cluster_id
+        self.log_idle = log_idle
         self.key_file = self.directory / "cluster.key"
         self.udp_ports: dict[int, int] = {}
         self.status_ports: dict[int, int] = {}
@@ -96,6 +97,8 @@ class LocalCluster:
             argv += ["--peer", f"{peer}={HOST}:{self.udp_ports[peer]}"]
         if self.fault_injection:
             argv.append("--fault-injection")
+        if self.log_idle:
+            argv.append("--log-idle")
         return argv
 
     # -- lifecycle -----------------------------------------------------------------------------

@@ -1,11 +1,17 @@
 """The asyncio runtime of one node: UDP between peers, timers, storage, /status, event log.
 
-It carries out what the sans-IO :class:`impl.node.Node` asks and nothing more. For every
-event (election timeout, heartbeat timer, datagram) it calls one handler, then, in this order:
-fsyncs ``Output.persist`` through :class:`impl.storage.VoteStore`, appends one JSON line to
-the event log, sends ``Output.send`` as UDP datagrams, re-arms the timers, and runs the
-leadership callbacks. The order makes the log complete for everything the world could see:
-a vote or a leadership that was sent is always logged, even if the process is then killed.
+It carries out what the sans-IO :class:`impl.node.Node` asks and nothing more. Every event
+(election timeout, heartbeat timer, datagram) goes through :class:`impl.host.NodeHost`, which
+calls one handler and fsyncs ``Output.persist`` before it returns; then the server sends
+``Output.send`` as UDP datagrams, re-arms the timers, and runs the leadership callbacks.
+
+The event log (docs/validation.md) records what happened in the order it happened: the
+handled event with the node's state after it (written before the save), a ``persist`` line
+once the fsync returned, and one ``send`` line per message, written before the datagram
+leaves. So everything the world could see is logged, even if the process is then killed, and
+a log in which a message leaves before its state was persisted shows it. An *idle* event
+(state unchanged, nothing persisted, every message a repeat of one already logged, as a
+leader's periodic heartbeat) is not logged unless ``log_idle`` is set.
 
 Embedding::
 
@@ -26,7 +32,6 @@ import json
 import os
 import random
 import socket
-import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -34,8 +39,10 @@ from pathlib import Path
 from typing import Any
 
 from impl.errors import ConfigError, StorageError, WireError
-from impl.messages import Message, message_to_dict
-from impl.node import Node, Output, Role
+from impl.eventlog import DEFAULT_MAX_BYTES, EventJournal, EventLogWriter
+from impl.host import NodeHost
+from impl.messages import Message
+from impl.node import Durable, Node, Output, Role
 from impl.storage import VoteStore
 from impl.wire import Codec
 
@@ -67,6 +74,8 @@ class ServerConfig:
     heartbeat_interval: float = 0.050
     event_log: Path | None = None
     fault_injection: bool = False
+    log_idle: bool = False
+    event_log_max_bytes: int = DEFAULT_MAX_BYTES
 
     def __post_init__(self) -> None:
         if self.node_id not in self.addresses:
@@ -119,14 +128,13 @@ class ElectionServer:
         self._rng = rng or random.Random()
         self._store = VoteStore(config.data_dir)
         self._codec = Codec(config.cluster_id, config.key, config.addresses)
-        self._node: Node | None = None
+        self._host: NodeHost | None = None
         self._sock: socket.socket | None = None
         self._status_server: asyncio.base_events.Server | None = None
         self._election = _Timer()
         self._heartbeat = _Timer()
         self._blocked: frozenset[int] = frozenset()
-        self._log_fd: int | None = None
-        self._seq = 0
+        self._journal: EventJournal | None = None
         self._stopped = asyncio.Event()
         self._fatal: BaseException | None = None
         self._stop_task: asyncio.Task[None] | None = None
@@ -134,7 +142,7 @@ class ElectionServer:
     # -- the embeddable API ------------------------------------------------------------------
     def is_leader(self) -> bool:
         """Whether this node believes it leads its current term."""
-        return self._node is not None and self._node.snapshot().role is Role.LEADER
+        return self._host is not None and self._host.node.snapshot().role is Role.LEADER
 
     @property
     def term(self) -> int:
@@ -181,15 +189,15 @@ class ElectionServer:
         bound; nothing is left open in either case.
         """
         cfg = self.config
-        durable = self._store.load()
-        self._node = Node(cfg.node_id, cfg.addresses, durable)
+        self._host = NodeHost(cfg.node_id, cfg.addresses, self._store,
+                              on_handled=self._log_handled, on_persisted=self._log_persisted)
         loop = asyncio.get_running_loop()
         host, port = cfg.addresses[cfg.node_id]
         try:
             if cfg.event_log is not None:
-                cfg.event_log.parent.mkdir(parents=True, exist_ok=True)
-                self._log_fd = os.open(cfg.event_log, os.O_WRONLY | os.O_CREAT | os.O_APPEND,
-                                       0o644)
+                writer = EventLogWriter(cfg.event_log, cfg.node_id, cfg.event_log_max_bytes)
+                writer.open()
+                self._journal = EventJournal(writer, cfg.log_idle)
             family = socket.AF_INET6 if ":" in host else socket.AF_INET
             self._sock = socket.socket(family, socket.SOCK_DGRAM)
             self._sock.setblocking(False)
@@ -198,7 +206,8 @@ class ElectionServer:
             self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _RCVBUF)
             self._sock.bind((host, port))
             loop.add_reader(self._sock.fileno(), self._drain)
-            self._log("start", None, Output())
+            if self._journal is not None:
+                self._journal.start(self._require_node())
             # /status comes up last: once it answers, the start is in the log.
             if cfg.status_port is not None:
                 self._status_server = await asyncio.start_server(
@@ -219,9 +228,9 @@ class ElectionServer:
             self._status_server.close()
             await self._status_server.wait_closed()
             self._status_server = None
-        if self._log_fd is not None:
-            os.close(self._log_fd)
-            self._log_fd = None
+        if self._journal is not None:
+            self._journal.writer.close()
+            self._journal = None
         self._stopped.set()
 
     async def wait_stopped(self) -> None:
@@ -260,9 +269,9 @@ class ElectionServer:
             self._on_datagram(data)
 
     def _on_datagram(self, data: bytes) -> None:
-        node = self._node
-        if node is None:
+        if self._host is None:
             return
+        node = self._host.node
         try:
             msg = self._codec.decode(data)
         except WireError as exc:
@@ -275,31 +284,31 @@ class ElectionServer:
             self.counters.dropped["partitioned"] += 1
             return
         self.counters.received += 1
-        self._apply("receive", msg, node.on_message(msg))
+        self._apply(self._host.deliver, msg)
 
     def _on_election_timer(self) -> None:
         self._election.handle = None
-        self._apply("timeout", None, self._require_node().on_election_timeout())
+        self._apply(self._require_host().election_timeout)
 
     def _on_heartbeat_timer(self) -> None:
         self._heartbeat.handle = None
-        self._apply("heartbeat", None, self._require_node().on_heartbeat_timer())
+        self._apply(self._require_host().heartbeat_timer)
 
-    def _apply(self, event: str, msg: Message | None, out: Output) -> None:
-        """Carry out one handler's Output: persist, log, send, timers, callbacks."""
+    def _apply(self, event: Callable[..., Output], *args: Message) -> None:
+        """Run one event through the host (handler, then fsync), then send, timers, callbacks."""
         if self._sock is None:
             return
-        if out.persist is not None:
-            try:
-                self._store.save(out.persist)
-            except StorageError as exc:
-                # The node's memory is ahead of its disk: it must not send another byte.
-                self._fatal = exc
-                self._close_socket()
-                self._stop_task = asyncio.get_running_loop().create_task(self.stop())
-                return
-        self._log(event, msg, out)
+        try:
+            out = event(*args)
+        except StorageError as exc:
+            # The node's memory is ahead of its disk: it must not send another byte.
+            self._fatal = exc
+            self._close_socket()
+            self._stop_task = asyncio.get_running_loop().create_task(self.stop())
+            return
         for m in out.send:
+            if self._journal is not None:
+                self._journal.send(m, self._require_node())
             if m.dst in self._blocked:
                 self.counters.dropped["partitioned-out"] += 1
                 continue
@@ -333,19 +342,14 @@ class ElectionServer:
         self._election.handle = asyncio.get_running_loop().call_later(
             delay, self._on_election_timer)
 
-    # -- event log ---------------------------------------------------------------------------
-    def _log(self, event: str, msg: Message | None, out: Output) -> None:
-        if self._log_fd is None:
-            return
-        self._seq += 1
-        record = {"seq": self._seq, "time": time.time(), "node": self.config.node_id,
-                  "pid": os.getpid(), "event": event,
-                  "msg": message_to_dict(msg) if msg is not None else None,
-                  "persisted": out.persist is not None,
-                  "state": self._require_node().snapshot().to_dict(),
-                  "sent": [message_to_dict(m) for m in out.send if m.dst not in self._blocked]}
-        # One write(2) per line on an O_APPEND fd: a SIGKILL never leaves half a line.
-        os.write(self._log_fd, (json.dumps(record, separators=(",", ":")) + "\n").encode())
+    # -- event log (impl/eventlog.py decides the lines) ------------------------------------
+    def _log_handled(self, event: str, msg: Message | None, out: Output) -> None:
+        if self._journal is not None:
+            self._journal.handled(event, msg, out, self._require_node())
+
+    def _log_persisted(self, durable: Durable) -> None:
+        if self._journal is not None:
+            self._journal.persisted(durable, self._require_node())
 
     # -- /status -----------------------------------------------------------------------------
     async def _serve_http(self, reader: asyncio.StreamReader,
@@ -397,7 +401,10 @@ class ElectionServer:
             return 200, {"blocked": sorted(self._blocked)}
         return 404, {"error": f"no route {path}; valid: /status, /admin/partition"}
 
-    def _require_node(self) -> Node:
-        if self._node is None:
+    def _require_host(self) -> NodeHost:
+        if self._host is None:
             raise ConfigError("the server is not started")
-        return self._node
+        return self._host
+
+    def _require_node(self) -> Node:
+        return self._require_host().node

@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "mutate": ("checker.cli.mutate", "run the gate against mutants of the implementation"),
     "view": ("checker.cli.view", "render a trace as one self-contained HTML page"),
     "graph": ("checker.cli.graph", "the state graph: figures, liveness, GraphML/DOT/JSON/SVG"),
+    "validate": ("checker.cli.validate", "check a real run's event logs against the model"),
 }
 
 

@@ -120,7 +120,14 @@ def stage_cover(bundle: Bundle) -> Stage:
     return Stage("transition cover", not failed, summary)
 
 
-STAGE_NAMES = ("check", "variants", "prove", "replay", "cover")
+def stage_chaos(bundle: Bundle) -> Stage:
+    """A short real run under faults, its logs validated against the model."""
+    passed, summary = bundle.validation.run_validation_stage(seconds=CHAOS_SECONDS, seed=0)
+    return Stage(f"chaos run validated ({CHAOS_SECONDS:g} s)", passed, summary)
+
+
+CHAOS_SECONDS = 10.0
+STAGE_NAMES = ("check", "variants", "prove", "replay", "cover", "chaos")
 
 
 def stages_of(bundle: Bundle, traces: Path | None) -> dict[str, Callable[[], Stage]]:
@@ -134,6 +141,8 @@ def stages_of(bundle: Bundle, traces: Path | None) -> dict[str, Callable[[], Sta
         stages["replay"] = functools.partial(stage_replay, bundle, traces)
     if bundle.adapter is not None and bundle.gate is not None and bundle.gate.cover:
         stages["cover"] = functools.partial(stage_cover, bundle)
+    if bundle.validation is not None:
+        stages["chaos"] = functools.partial(stage_chaos, bundle)
     return stages
 
 

@@ -16,6 +16,8 @@ required; each other member has a default that does without it:
 - ``proof``: an unbounded proof (``electkit prove``);
 - ``mutation``: the implementation module ``electkit mutate`` changes;
 - ``view``: hints for the HTML page (which variable colours a lane);
+- ``validation``: how a real run's event logs map to the model (``electkit validate``,
+  ``electkit chaos``, the gate's chaos stage; docs/validation.md);
 - ``commands``: subcommands of ``electkit`` the protocol adds (its implementation's, such as
   Raft's ``node`` and ``cluster``), each a module with ``configure`` and ``run``.
 
@@ -186,6 +188,7 @@ class Bundle:
     mutation: Mutation | None = None
     view: ViewHints = field(default_factory=ViewHints)
     commands: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # name -> (module, help)
+    validation: Any = None  # a module: log_mapping(), run_chaos(), run_validation_stage()
 
     def param(self, name: str) -> Param:
         """The parameter ``name``; ParamError lists the valid ones."""

@@ -5,20 +5,21 @@ Model action -> implementation event:
 =====================  ==================================================================
 model                  implementation
 =====================  ==================================================================
-``Timeout(s)``         ``nodes[s].on_election_timeout()``
-``Heartbeat(s)``       ``nodes[s].on_heartbeat_timer()``
-``Restart(s)``         the node object is discarded and rebuilt from its durable storage,
-                       a real vote file in a real directory: ``Node(s, peers, store.load())``
+``Timeout(s)``         ``hosts[s].election_timeout()``
+``Heartbeat(s)``       ``hosts[s].heartbeat_timer()``
+``Restart(s)``         ``hosts[s].restart()``: the node object is discarded and rebuilt from
+                       its durable storage, a real vote file in a real directory
 ``Receive(m)``         ``m`` encoded by ``impl.wire.Codec``, decoded again, and delivered:
-                       ``nodes[m.dst].on_message(codec.decode(codec.encode(m)))``
+                       ``hosts[m.dst].deliver(codec.decode(codec.encode(m)))``
 =====================  ==================================================================
 
 Implementation -> model (the abstraction function): each server's term, voted_for, role and
 votes from ``node.snapshot()``, as the model's JSON view; the messages a handler returned;
 and, as extra checks, the durable term and vote read back from disk after every step (a
 persist that the node forgot shows at once, not only at the next restart), the leadership
-notifications of the acting server and every server's leader hint. The adapter persists what
-a handler asks *before* it counts the messages as sent, as the server does.
+notifications of the acting server and every server's leader hint. ``impl.host.NodeHost`` is
+the server's own glue — persist (fsynced), then hand over what to send; restart = rebuild
+from storage — so replay runs the server's code path, not a copy of it.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from checker.conformance.adapter import MISMATCH, Difference
+from impl.host import NodeHost
 from impl.messages import Heartbeat, RequestVote, Vote
 from impl.node import Durable, Node
 from impl.storage import VoteStore
@@ -73,7 +75,7 @@ class RaftCluster:
         root = Path(self._tmp.name)
         self.stores = {s: VoteStore(root / f"node{s}") for s in self.ids}
         self.codec = Codec(CLUSTER_ID, CLUSTER_KEY, self.ids)
-        self.nodes = {s: node_class(s, self.ids, self.stores[s].load()) for s in self.ids}
+        self.hosts = {s: NodeHost(s, self.ids, self.stores[s], node_class) for s in self.ids}
         self.notified: dict[str, bool] | None = None
         self.known: list[int | None] = [None] * servers
 
@@ -89,31 +91,29 @@ class RaftCluster:
     def apply(self, action: str, params: Mapping[str, Any]) -> frozenset[Message]:
         """Carry out one model action on the implementation; returns the messages sent."""
         if action == "Restart":
-            s = params["s"]
-            self.nodes[s] = self.node_class(s, self.ids, self.stores[s].load())
+            self.hosts[params["s"]].restart()
             self.notified = None
             return frozenset()
         if action == "Timeout":
-            s = params["s"]
-            out = self.nodes[s].on_election_timeout()
+            out = self.hosts[params["s"]].election_timeout()
         elif action == "Heartbeat":
-            s = params["s"]
-            out = self.nodes[s].on_heartbeat_timer()
+            out = self.hosts[params["s"]].heartbeat_timer()
         elif action == "Receive":
             m = params["m"]
-            s = m.dst
-            delivered = self.codec.decode(self.codec.encode(to_impl(m)))
-            out = self.nodes[s].on_message(delivered)
+            out = self.hosts[m.dst].deliver(self.codec.decode(self.codec.encode(to_impl(m))))
         else:
             raise ValueError(f"no implementation event for model action {action!r}")
-        if out.persist is not None:
-            self.stores[s].save(out.persist)  # durable before anything is sent
         self.notified = {
             "became_leader": out.became_leader,
             "stepped_down": out.stepped_down,
             "reset_election_timer": out.reset_election_timer,
         }
         return frozenset(to_model(msg) for msg in out.send)
+
+    @property
+    def nodes(self) -> dict[int, Node]:
+        """Each server's current node (a restart replaces it)."""
+        return {s: host.node for s, host in self.hosts.items()}
 
     def servers(self) -> tuple[Server, ...]:
         """Every node's state as the model's local state."""

@@ -3,6 +3,7 @@ implementation (impl/), corpus (traces/raft_election/), proof, mutation target a
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 from checker.protocols.bundle import (
@@ -66,13 +67,14 @@ REQUIRED_FEATURES = frozenset(
 WALK_CHOICES = {"servers": (3, 3, 4, 5), "max_term": (2, 3, 4)}
 
 
-class _LazyProof:
-    """The proof's CLI module, imported (with z3) only when used."""
+class _Lazy:
+    """A module of the bundle, imported only when used (z3, the chaos driver)."""
+
+    def __init__(self, module: str) -> None:
+        self._module = module
 
     def __getattr__(self, name: str):
-        from checker.protocols.raft_election import prove_cli
-
-        return getattr(prove_cli, name)
+        return getattr(importlib.import_module(self._module), name)
 
 
 BUNDLE = Bundle(
@@ -137,7 +139,8 @@ BUNDLE = Bundle(
     adapter=_adapter,
     corpus=Corpus(_build_corpus, _features, REQUIRED_FEATURES, WALK_CHOICES),
     state_schema=STATE,
-    proof=_LazyProof(),
+    proof=_Lazy("checker.protocols.raft_election.prove_cli"),
+    validation=_Lazy("checker.protocols.raft_election.validate"),
     mutation=Mutation(
         module="impl.node",
         class_name="Node",
@@ -162,5 +165,6 @@ BUNDLE = Bundle(
     commands={
         "node": ("impl.cli", "run one Raft leader-election node"),
         "cluster": ("impl.cli", "run a local cluster of Raft node processes"),
+        "chaos": ("checker.cli.chaos", "run a Raft cluster under faults, then validate its logs"),
     },
 )
