@@ -215,7 +215,8 @@ class _Driver:
         for node in sorted(self.stale - self.down - self.paused):
             url = f"http://{HOST}:{self.cluster.status_ports[node]}/admin/partition"
             try:
-                http_json(url, {"drop": sorted(self.blocked[node])}, timeout=0.3)
+                http_json(url, {"drop": sorted(self.blocked[node])}, timeout=0.3,
+                          key=self.cluster.key_hex())
             except (OSError, ValueError):
                 continue
             self.stale.discard(node)

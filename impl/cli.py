@@ -204,13 +204,19 @@ def run_node(args: argparse.Namespace) -> int:
 
 
 # -- electkit cluster ----------------------------------------------------------------------
+MAX_NODES = 32  # node processes one `electkit cluster` starts
+
+
 def configure_cluster(parser: argparse.ArgumentParser) -> None:
     """Options of `electkit cluster`."""
     parser.add_argument("--nodes", required=True, help="number of node processes (N >= 1)")
     parser.add_argument("--dir", required=True, help="directory for cluster.json and data")
     _add_timing_options(parser)
     parser.add_argument(
-        "--no-fault-injection", action="store_true", help="do not serve POST /admin/partition"
+        "--fault-injection",
+        action="store_true",
+        help="serve POST /admin/partition on each node's loopback status port, for tests; "
+        "a request must carry the cluster key (DIR/cluster.key)",
     )
 
 
@@ -220,6 +226,9 @@ def run_cluster(args: argparse.Namespace) -> int:
 
     try:
         size = _int(args.nodes, "--nodes", 1)
+        if size > MAX_NODES:
+            raise ImplError(f"--nodes {size}: a local cluster runs at most {MAX_NODES} node "
+                            "processes on this machine")
         low, high = _parse_range(args.election_timeout)
         heartbeat = _int(args.heartbeat, "--heartbeat", 1)
         if heartbeat >= low * 1000:
@@ -232,7 +241,7 @@ def run_cluster(args: argparse.Namespace) -> int:
             size,
             election_timeout_ms=(int(low * 1000), int(high * 1000)),
             heartbeat_ms=heartbeat,
-            fault_injection=not args.no_fault_injection,
+            fault_injection=args.fault_injection,
             output="inherit",
         )
     except ImplError as exc:
@@ -252,6 +261,12 @@ def run_cluster(args: argparse.Namespace) -> int:
             return _fail(f"--dir {args.dir}: cannot set up the cluster ({exc.strerror or exc})")
         manifest = cluster.directory / "cluster.json"
         _say(f"cluster: {size} nodes started, manifest {manifest}")
+        _say(
+            "cluster: fault injection on: POST /admin/partition on loopback, with the header "
+            f"'Authorization: Bearer <the key in {cluster.key_file}>'"
+            if args.fault_injection
+            else "cluster: fault injection off (no /admin endpoint; --fault-injection turns it on)"
+        )
         for node_id in cluster.ids:
             _say(
                 f"cluster: node {node_id} pid {cluster.procs[node_id].pid} "

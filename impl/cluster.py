@@ -35,10 +35,14 @@ def free_port(kind: int) -> int:
         return sock.getsockname()[1]
 
 
-def http_json(url: str, body: dict[str, Any] | None = None, timeout: float = 1.0) -> Any:
-    """GET (or POST ``body`` to) a node's status port; raises OSError when it is down."""
+def http_json(url: str, body: dict[str, Any] | None = None, timeout: float = 1.0,
+              key: str | None = None) -> Any:
+    """GET (or POST ``body`` to) a node's status port, with the cluster ``key`` (hex) for the
+    admin endpoint; raises OSError when it is down or refuses."""
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(url, data=data, method="GET" if body is None else "POST")
+    if key is not None:
+        request.add_header("Authorization", f"Bearer {key}")
     with urllib.request.urlopen(request, timeout=timeout) as response:
         return json.loads(response.read())
 
@@ -151,8 +155,10 @@ class LocalCluster:
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         root = str(Path(__file__).resolve().parent.parent)
         env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+        # A process group of its own: Ctrl-C at the terminal reaches the driver alone, which
+        # stops every node with SIGTERM (a node still importing would print a traceback).
         proc = subprocess.Popen(self.argv(node_id), stdout=out, stderr=out, env=env,
-                                stdin=subprocess.DEVNULL)
+                                stdin=subprocess.DEVNULL, process_group=0)
         self.procs[node_id] = proc
         return proc
 
@@ -202,7 +208,11 @@ class LocalCluster:
     def partition(self, node_id: int, drop: list[int] | set[int]) -> None:
         """Make node ``node_id`` drop all traffic to and from ``drop`` (empty heals)."""
         http_json(f"http://{HOST}:{self.status_ports[node_id]}/admin/partition",
-                  {"drop": sorted(drop)})
+                  {"drop": sorted(drop)}, key=self.key_hex())
+
+    def key_hex(self) -> str:
+        """The cluster key in hex, as the nodes read it (the admin endpoint asks for it)."""
+        return self.key_file.read_text().strip()
 
     def wait_for(self, predicate: Any, timeout: float, interval: float = 0.02,
                   ids: list[int] | None = None) -> dict[int, dict[str, Any] | None]:

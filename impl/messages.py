@@ -1,6 +1,6 @@
 """The three messages of Raft leader election, as frozen, self-validating dataclasses.
 
-They are the messages of shared MODEL.md: ``RequestVote``, its reply ``Vote``, and
+They are the messages of docs/model.md: ``RequestVote``, its reply ``Vote``, and
 ``Heartbeat`` (an empty AppendEntries, which has no reply in this protocol). An invalid
 message can never be built: every constructor checks its fields.
 

@@ -1,4 +1,4 @@
-"""The sans-IO Raft election node: one handler call is one action of shared MODEL.md.
+"""The sans-IO Raft election node: one handler call is one action of docs/model.md.
 
 The node is a pure state machine in the manner of h11: it never touches a socket, a clock or a
 file. Each handler takes one event and returns an :class:`Output` saying what to persist and
@@ -7,7 +7,7 @@ because a vote or a term that was sent but not stored could be forgotten by a cr
 node could then vote twice in one term.
 
 =========================  ======================================================
-MODEL.md action            call
+docs/model.md action            call
 =========================  ======================================================
 Timeout(s)                 ``node.on_election_timeout()``
 Heartbeat(s)               ``node.on_heartbeat_timer()``
@@ -96,7 +96,7 @@ class NodeStatus:
 
 
 class Node:
-    """One server's election state machine (Raft §5.2, shared MODEL.md).
+    """One server's election state machine (Raft §5.2, docs/model.md).
 
     Parameters: ``node_id`` (an int >= 1), ``peers`` (the ids of the other servers; the node's
     own id may be included and is ignored), ``durable`` (what storage recovered). Building a
@@ -150,7 +150,7 @@ class Node:
 
     # -- events ----------------------------------------------------------------------------
     def on_election_timeout(self) -> Output:
-        """MODEL.md Timeout: start an election in the next term (ignored by a leader)."""
+        """docs/model.md Timeout: start an election in the next term (ignored by a leader)."""
         if self._role is Role.LEADER:
             return Output()
         self._term += 1
@@ -167,13 +167,13 @@ class Node:
                       reset_election_timer=True)
 
     def on_heartbeat_timer(self) -> Output:
-        """MODEL.md Heartbeat: a leader broadcasts a Heartbeat; anyone else does nothing."""
+        """docs/model.md Heartbeat: a leader broadcasts a Heartbeat; anyone else does nothing."""
         if self._role is not Role.LEADER:
             return Output()
         return Output(send=tuple(Heartbeat(self._term, self._id, p) for p in self._peers))
 
     def on_message(self, msg: Message) -> Output:
-        """MODEL.md Receive(msg): the higher-term rule first, then the message's own rule."""
+        """docs/model.md Receive(msg): the higher-term rule first, then the message's own rule."""
         handler = _HANDLERS.get(type(msg))
         if handler is None:
             raise MessageError(f"node {self._id} (role={self._role}, term={self._term}) cannot "
@@ -212,7 +212,7 @@ class Node:
     def _on_heartbeat(self, msg: Heartbeat) -> tuple[tuple[Message, ...], bool, bool]:
         if msg.term != self._term or self._role is Role.LEADER:
             # A same-term Heartbeat at a leader would mean two leaders in one term: ignore it,
-            # as MODEL.md does; ElectionSafety says it cannot happen.
+            # as docs/model.md does; ElectionSafety says it cannot happen.
             return (), False, False
         if self._role is Role.CANDIDATE:
             self._role = Role.FOLLOWER

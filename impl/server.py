@@ -28,6 +28,7 @@ and from those peers; an empty list heals).
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 import os
 import random
@@ -48,6 +49,7 @@ from impl.wire import Codec
 
 Address = tuple[str, int]
 _MAX_REQUEST = 8192
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
 _RCVBUF = 1 << 20
 _BATCH = 256
 _RECV_SIZE = 2048  # > MAX_DATAGRAM, so an oversized datagram is still seen as one
@@ -89,6 +91,9 @@ class ServerConfig:
                               f"below the lowest election timeout {low} s")
         if len(self.key) < 16:
             raise ConfigError("the cluster key must be at least 16 bytes")
+        if self.fault_injection and self.status_host not in LOOPBACK:
+            raise ConfigError(f"fault injection serves POST /admin/partition on loopback only, "
+                              f"not on {self.status_host}")
 
 
 @dataclass
@@ -360,7 +365,8 @@ class ElectionServer:
                 asyncio.LimitOverrunError):
             code, body = 400, {"error": "bad request"}
         payload = json.dumps(body).encode()
-        reason = {200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found",
+        reason = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",
+                  404: "Not Found",
                   405: "Method Not Allowed"}.get(code, "Error")
         try:
             writer.write(f"HTTP/1.1 {code} {reason}\r\nContent-Type: application/json\r\n"
@@ -393,6 +399,10 @@ class ElectionServer:
             if not self.config.fault_injection:
                 return 403, {"error": "fault injection is off (start the node with "
                                       "--fault-injection)"}
+            offered = headers.get("authorization", "").removeprefix("Bearer ").strip()
+            if not hmac.compare_digest(offered.encode(), self.config.key.hex().encode()):
+                return 401, {"error": "the admin endpoint needs the cluster key: "
+                                      "'Authorization: Bearer <key in hex>'"}
             try:
                 drop = json.loads(body or b"{}").get("drop", [])
                 self.partition({int(p) for p in drop})

@@ -15,7 +15,7 @@ Layout of one datagram (network byte order)::
 :meth:`Codec.decode` refuses anything else with a :class:`WireError` whose ``reason`` is one
 of :data:`REASONS`; it never raises anything else, whatever the bytes. The MAC is checked
 before any field is trusted. Known limitation: there is no replay protection, so a captured
-datagram can be delivered again; the protocol tolerates that, as MODEL.md's ``net`` delivers
+datagram can be delivered again; the protocol tolerates that, as docs/model.md's ``net`` delivers
 any message any number of times.
 
 >>> codec = Codec("demo", b"0123456789abcdef", [1, 2, 3])

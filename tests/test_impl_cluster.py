@@ -296,6 +296,7 @@ def test_electkit_cluster_command(tmp_path: Path) -> None:
             proc.wait()
     assert proc.returncode == 0
     assert "elected leader of term" in output and "Traceback" not in output
+    assert "fault injection off" in output
     for n in nodes:  # every node process is gone
         with pytest.raises(ProcessLookupError):
             os.kill(n["pid"], 0)
@@ -305,6 +306,7 @@ def test_electkit_cluster_command(tmp_path: Path) -> None:
     "extra, needle",
     [
         (["--nodes", "0"], "--nodes"),
+        (["--nodes", "5000"], "at most 32"),
         (["--nodes", "3", "--heartbeat", "400"], "--heartbeat"),
         (["--nodes", "2", "--election-timeout", "fast"], "LOW-HIGH"),
         (["--nodes", "2", "--dir-is-a-file"], "cannot set up"),
@@ -323,6 +325,31 @@ def test_bad_cluster_options_are_one_line(tmp_path: Path, extra: list[str], need
     )
     assert run.returncode == 2 and needle in run.stderr
     assert len(run.stderr.strip().splitlines()) == 1 and "Traceback" not in run.stderr
+
+
+def test_admin_endpoint_needs_the_cluster_key(make_cluster: Callable) -> None:
+    cluster = make_cluster(2)
+    url = f"http://127.0.0.1:{cluster.status_ports[1]}/admin/partition"
+    _leader(cluster)
+    with pytest.raises(OSError, match="401"):
+        http_json(url, {"drop": [2]})
+    with pytest.raises(OSError, match="401"):
+        http_json(url, {"drop": [2]}, key="00" * 32)
+    assert http_json(url, {"drop": [2]}, key=cluster.key_hex()) == {"blocked": [2]}
+    assert cluster.status(1)["blocked"] == [2]
+
+
+def test_fault_injection_is_loopback_only(tmp_path: Path) -> None:
+    key = tmp_path / "key"
+    key.write_text("ab" * 16)
+    run = subprocess.run(
+        [ELECTKIT, "node", "--id", "1", "--peer", "1=127.0.0.1:39999", "--data-dir",
+         str(tmp_path / "d"), "--key-file", str(key), "--status-host", "0.0.0.0",
+         "--fault-injection"],
+        capture_output=True, text=True, timeout=30,
+    )
+    assert run.returncode == 2 and "loopback only" in run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1
 
 
 def test_node_refuses_ports_out_of_range_in_one_line(tmp_path):
