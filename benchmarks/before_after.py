@@ -21,11 +21,12 @@ from pathlib import Path
 
 AFTER = Path(__file__).resolve().parent.parent
 PROGRAM = """
-import json, sys, time, resource
-try:
-    from checker.search.explore import explore
-except ImportError:
-    from checker.explore import explore
+import importlib, json, sys, time, resource
+# Name the module the checkout has: an editable install of the other checkout would serve a
+# missing submodule from there, and the run would mix the two.
+search = importlib.import_module(sys.argv[2])
+explore = search.explore
+import spec.raft_election
 from spec.raft_election import RaftElection
 symmetry = sys.argv[1] == "on"
 start = time.perf_counter()
@@ -33,7 +34,8 @@ result = explore(RaftElection(3, 2), symmetry=symmetry)
 seconds = time.perf_counter() - start
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 print(json.dumps({"distinct": result.distinct_states, "generated": result.generated_states,
-                  "depth": result.depth, "seconds": seconds, "peak_bytes": peak}))
+                  "depth": result.depth, "seconds": seconds, "peak_bytes": peak,
+                  "files": [search.__file__, spec.raft_election.__file__]}))
 """
 
 
