@@ -65,9 +65,23 @@ def test_bad_options_are_refused() -> None:
 def test_a_short_chaos_run_validates(tmp_path: Path, electkit_cmd: list[str]) -> None:
     directory = tmp_path / "run"
     run = subprocess.run(
-        [*electkit_cmd, "chaos", "--nodes", "5", "--duration", "8", "--seed", "3",
-         "--dir", str(directory), "--json"],
-        capture_output=True, text=True, timeout=300)
+        [
+            *electkit_cmd,
+            "chaos",
+            "--nodes",
+            "5",
+            "--duration",
+            "8",
+            "--seed",
+            "3",
+            "--dir",
+            str(directory),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert run.returncode == 0, run.stdout + run.stderr
     summary = json.loads(run.stdout.splitlines()[-1])
     assert summary["verdict"] == "validated" and summary["misfit"] is None
@@ -81,7 +95,10 @@ def test_ctrl_c_reaps_every_node(tmp_path: Path, electkit_cmd: list[str]) -> Non
     directory = tmp_path / "run"
     proc = subprocess.Popen(
         [*electkit_cmd, "chaos", "--duration", "60", "--seed", "1", "--dir", str(directory)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 60
         while len(_processes_in(directory)) < 5 and time.monotonic() < deadline:
@@ -108,13 +125,21 @@ def test_the_verify_stage_runs_chaos_and_validates() -> None:
 
 def test_bad_chaos_options_are_one_line_exit_2(tmp_path: Path, electkit_cmd: list[str]) -> None:
     for args in (["--nodes", "0"], ["--duration", "-1"], ["--kill-rate", "-2"]):
-        run = subprocess.run([*electkit_cmd, "chaos", *args, "--dir", str(tmp_path / "x")],
-                             capture_output=True, text=True, timeout=60)
+        run = subprocess.run(
+            [*electkit_cmd, "chaos", *args, "--dir", str(tmp_path / "x")],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert run.returncode == 2 and run.stderr.count("\n") == 1, run.stderr
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "keep.txt").write_text("mine")
-    run = subprocess.run([*electkit_cmd, "chaos", "--dir", str(tmp_path / "full")],
-                         capture_output=True, text=True, timeout=60)
+    run = subprocess.run(
+        [*electkit_cmd, "chaos", "--dir", str(tmp_path / "full")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert run.returncode == 2 and "not empty" in run.stderr
     assert (tmp_path / "full" / "keep.txt").read_text() == "mine"
 
@@ -123,9 +148,23 @@ def test_bad_chaos_options_are_one_line_exit_2(tmp_path: Path, electkit_cmd: lis
 def test_sixty_seconds_of_chaos_validate(tmp_path: Path, electkit_cmd: list[str]) -> None:
     directory = tmp_path / "run"
     run = subprocess.run(
-        [*electkit_cmd, "chaos", "--nodes", "5", "--duration", "60", "--seed", "0",
-         "--dir", str(directory), "--json"],
-        capture_output=True, text=True, timeout=900)
+        [
+            *electkit_cmd,
+            "chaos",
+            "--nodes",
+            "5",
+            "--duration",
+            "60",
+            "--seed",
+            "0",
+            "--dir",
+            str(directory),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert run.returncode == 0, run.stdout + run.stderr
     summary = json.loads(run.stdout.splitlines()[-1])
     faults = summary["faults"]

@@ -6,7 +6,9 @@ model step by step, its cycle closed, the goal false all along, and fairness met
 
 from __future__ import annotations
 
+import re
 from collections import deque
+from pathlib import Path
 
 import pytest
 
@@ -274,7 +276,12 @@ def test_check_liveness_and_the_lasso_page(tmp_path):
     assert proc.returncode == 1, proc.stderr
     assert "always_possibly LeaderPossibleWhileTermsRemain: holds" in proc.stdout
     assert "eventually EventuallyLeader: FAILS" in proc.stdout
-    lasso = next((tmp_path / "traces" / "counterexamples").glob("*EventuallyLeaderFair*"))
+    lasso = Path(
+        re.search(r"lasso of \d+ steps written to (\S+EventuallyLeaderFair\S+)", proc.stdout).group(
+            1
+        )
+    )
+    assert lasso.is_file() and not (tmp_path / "traces").exists()
     picture = tmp_path / "graph.svg"
     assert (
         subprocess.run(

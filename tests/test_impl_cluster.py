@@ -343,10 +343,24 @@ def test_fault_injection_is_loopback_only(tmp_path: Path) -> None:
     key = tmp_path / "key"
     key.write_text("ab" * 16)
     run = subprocess.run(
-        [ELECTKIT, "node", "--id", "1", "--peer", "1=127.0.0.1:39999", "--data-dir",
-         str(tmp_path / "d"), "--key-file", str(key), "--status-host", "0.0.0.0",
-         "--fault-injection"],
-        capture_output=True, text=True, timeout=30,
+        [
+            ELECTKIT,
+            "node",
+            "--id",
+            "1",
+            "--peer",
+            "1=127.0.0.1:39999",
+            "--data-dir",
+            str(tmp_path / "d"),
+            "--key-file",
+            str(key),
+            "--status-host",
+            "0.0.0.0",
+            "--fault-injection",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert run.returncode == 2 and "loopback only" in run.stderr
     assert len(run.stderr.strip().splitlines()) == 1

@@ -86,4 +86,6 @@ def test_random_sigkills_never_break_election_safety(tmp_path: Path) -> None:
                 assert durable["term"] < term or voted_for == durable["voted_for"]
             if event["event"] in ("start", "persist"):
                 durable = event.get("durable") or {
-                    "term": event["state"]["term"], "voted_for": event["state"]["voted_for"]}
+                    "term": event["state"]["term"],
+                    "voted_for": event["state"]["voted_for"],
+                }

@@ -21,8 +21,17 @@ class Log:
 
     def __init__(self, root: Path, nodes: int = 3) -> None:
         self.root = root
-        self.state = {n: {"id": n, "term": 0, "voted_for": None, "role": "follower",
-                          "votes": [], "leader": None} for n in range(1, nodes + 1)}
+        self.state = {
+            n: {
+                "id": n,
+                "term": 0,
+                "voted_for": None,
+                "role": "follower",
+                "votes": [],
+                "leader": None,
+            }
+            for n in range(1, nodes + 1)
+        }
         self.seq = dict.fromkeys(self.state, 0)
         self.time = 0.0
         self.lines: dict[int, int] = dict.fromkeys(self.state, 0)
@@ -36,8 +45,14 @@ class Log:
         """Append one event of node ``n``; returns its line number."""
         self.seq[n] += 1
         self.time += 0.001
-        record = {"seq": self.seq[n], "node": n, "time": self.time, "event": event, **fields,
-                  "state": dict(self.state[n])}
+        record = {
+            "seq": self.seq[n],
+            "node": n,
+            "time": self.time,
+            "event": event,
+            **fields,
+            "state": dict(self.state[n]),
+        }
         self.path(n).parent.mkdir(parents=True, exist_ok=True)
         with open(self.path(n), "a") as f:
             f.write(json.dumps(record) + "\n")
@@ -56,8 +71,9 @@ class Log:
     def start(self, n: int) -> int:
         s = self.state[n]
         self.set(n, role="follower", votes=[], leader=None)
-        return self.write(n, "start", pid=1000 + n,
-                          durable={"term": s["term"], "voted_for": s["voted_for"]})
+        return self.write(
+            n, "start", pid=1000 + n, durable={"term": s["term"], "voted_for": s["voted_for"]}
+        )
 
     def persist(self, n: int) -> int:
         s = self.state[n]
@@ -69,8 +85,7 @@ class Log:
             msg["granted"] = granted
         return self.write(n, "send", msg=msg)
 
-    def deliver(self, n: int, kind: str, term: int, src: int,
-                granted: bool | None = None) -> int:
+    def deliver(self, n: int, kind: str, term: int, src: int, granted: bool | None = None) -> int:
         msg: dict[str, Any] = {"type": kind, "term": term, "src": src, "dst": n}
         if kind == "Vote":
             msg["granted"] = granted
@@ -108,7 +123,11 @@ def test_an_election_fits(tmp_path: Path) -> None:
     assert result.ok, result.misfit and result.misfit.describe()
     assert result.validated == {1: 8, 2: 4, 3: 2}
     assert [a for a, _ in result.prefix()] == ["Restart"] * 3 + [
-        "Timeout", "Receive", "Receive", "Receive"]
+        "Timeout",
+        "Receive",
+        "Receive",
+        "Receive",
+    ]
 
 
 def test_a_disabled_action_is_the_first_misfit(tmp_path: Path) -> None:
@@ -218,26 +237,40 @@ def test_cli_exit_codes_and_trace(tmp_path: Path, electkit_cmd: list[str]) -> No
     damaged.raw(1, "garbage\n")
     damaged.set(1, term=1, voted_for=1, role="candidate", votes=[1])
     damaged.write(1, "timeout")  # the garbage is in the middle, not a torn last line
-    run = subprocess.run([*electkit_cmd, "validate", str(good), "--json"], capture_output=True,
-                         text=True, timeout=120)
+    run = subprocess.run(
+        [*electkit_cmd, "validate", str(good), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 0, run.stderr
     summary = json.loads(run.stdout.splitlines()[-1])
     assert summary["verdict"] == "validated" and summary["events"] == 13
     trace = read_trace(summary["trace"])  # the validated prefix, checked against the model
     assert [step.action for step in trace.steps][-1] == "Receive"
     page = tmp_path / "page.html"
-    view = subprocess.run([*electkit_cmd, "view", summary["trace"], "-o", str(page)],
-                          capture_output=True, text=True, timeout=120)
+    view = subprocess.run(
+        [*electkit_cmd, "view", summary["trace"], "-o", str(page)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert view.returncode == 0 and page.stat().st_size > 0, view.stderr
-    run = subprocess.run([*electkit_cmd, "validate", str(bad)], capture_output=True, text=True,
-                         timeout=120)
+    run = subprocess.run(
+        [*electkit_cmd, "validate", str(bad)], capture_output=True, text=True, timeout=120
+    )
     assert run.returncode == 1 and "Heartbeat(s=2) is not enabled" in run.stdout
-    run = subprocess.run([*electkit_cmd, "validate", str(broken)], capture_output=True,
-                         text=True, timeout=120)
+    run = subprocess.run(
+        [*electkit_cmd, "validate", str(broken)], capture_output=True, text=True, timeout=120
+    )
     assert run.returncode == 2 and run.stderr.count("\n") == 1
     assert "events.jsonl:2: not a JSON event" in run.stderr
-    run = subprocess.run([*electkit_cmd, "validate", str(tmp_path / "none")],
-                         capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        [*electkit_cmd, "validate", str(tmp_path / "none")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 2 and "not a directory" in run.stderr
 
 
@@ -246,11 +279,16 @@ def test_validated_prefix_replays_against_the_implementation(
 ) -> None:
     log = Log(tmp_path)
     log.election()
-    run = subprocess.run([*electkit_cmd, "validate", str(tmp_path)], capture_output=True,
-                         text=True, timeout=120)
+    run = subprocess.run(
+        [*electkit_cmd, "validate", str(tmp_path)], capture_output=True, text=True, timeout=120
+    )
     assert run.returncode == 0, run.stderr
-    replay = subprocess.run([*electkit_cmd, "replay", str(tmp_path / "validated.itf.json")],
-                            capture_output=True, text=True, timeout=300)
+    replay = subprocess.run(
+        [*electkit_cmd, "replay", str(tmp_path / "validated.itf.json")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert replay.returncode == 0, replay.stdout + replay.stderr
     assert "conforms" in replay.stdout
 

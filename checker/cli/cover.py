@@ -17,6 +17,7 @@ from checker.conformance.replay import collect_traces
 from checker.errors import EXIT_OK, ElectkitError
 from checker.graph.cover import cover_suite_with_report, edge_coverage
 from checker.graph.statespace import GraphTooLarge, state_graph
+from checker.protocols.bundle import shown
 from checker.protocols.registry import user_model_errors
 from checker.traces import read_trace, write_trace
 
@@ -112,7 +113,7 @@ def run_coverage(args: argparse.Namespace) -> int:
 
 
 def _coverage_line(row: dict) -> str:
-    bound = ", ".join(f"{k}={v}" for k, v in row["parameters"].items())
+    bound = ", ".join(f"{k}={shown(v)}" for k, v in row["parameters"].items())
     head = f"{row['spec']} ({bound}): {row['traces']} traces"
     if "skipped" in row:
         return f"{head}: graph not built ({row['skipped']}; raise --limit)"

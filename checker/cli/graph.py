@@ -25,6 +25,7 @@ from checker.graph.statespace import (
     summarize,
     write_graph,
 )
+from checker.protocols.bundle import shown
 from checker.protocols.registry import user_model_errors
 from checker.search.explore import explore
 from checker.traces import read_trace, write_trace
@@ -185,7 +186,7 @@ def _print_lasso(result) -> None:
 
 
 def _bound(model) -> str:
-    return "(" + ", ".join(f"{k}={v}" for k, v in model.parameters.items()) + ")"
+    return "(" + ", ".join(f"{k}={shown(v)}" for k, v in model.parameters.items()) + ")"
 
 
 def _on(flag: bool) -> str:

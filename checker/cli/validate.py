@@ -19,6 +19,7 @@ from typing import Any
 from checker.conformance.eventlogs import LogError
 from checker.conformance.validate import RECEIVE, Validation, validate_dir
 from checker.errors import EXIT_FAIL, EXIT_OK, ElectkitError
+from checker.protocols.bundle import shown
 from checker.protocols.registry import KIT_BUNDLES, bundle_named, resolve
 from checker.traces import Trace, write_trace
 from spec.actor import ActorModel, ActorState
@@ -160,7 +161,7 @@ def report(result: Validation, seconds: float | None = None) -> str:
     """The human report: events per node, the verdict, the first misfit, what is unmatched."""
     per_node = ", ".join(f"node {n}: {k}" for n, k in sorted(result.validated.items()))
     speed = f" in {seconds:.2f} s" if seconds is not None else ""
-    params = ", ".join(f"{k}={v}" for k, v in result.model.parameters.items())
+    params = ", ".join(f"{k}={shown(v)}" for k, v in result.model.parameters.items())
     lines = [f"validated {result.total} events{speed} ({per_node})"]
     undone, kept = result.crashed.get("undone", 0), result.crashed.get("kept", 0)
     if undone or kept:

@@ -23,7 +23,7 @@ from rich.table import Table
 
 from checker.errors import EXIT_FAIL, EXIT_INTERRUPTED, EXIT_OK, ElectkitError
 from checker.files import check_output_path, write_text
-from checker.protocols.bundle import Bundle
+from checker.protocols.bundle import Bundle, shown
 from checker.protocols.registry import DEFAULT, resolve
 from checker.render.report import make_console
 from checker.search.explore import explore
@@ -41,7 +41,7 @@ class Stage:
 
 
 def _bound(parameters) -> str:
-    return " ".join(f"{k}={v}" for k, v in parameters.items())
+    return " ".join(f"{k}={shown(v)}" for k, v in parameters.items())
 
 
 def stage_check(bundle: Bundle) -> Stage:

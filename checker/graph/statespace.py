@@ -46,6 +46,7 @@ from typing import Any
 import networkx as nx
 
 from checker.errors import ElectkitError
+from checker.protocols.bundle import shown
 from spec.model import Model, Step
 
 DEFAULT_LIMIT = 200_000
@@ -113,7 +114,7 @@ def _canonicalizer(model: Model):
 
 
 def _bound(model: Model) -> str:
-    return "(" + ", ".join(f"{k}={v}" for k, v in model.parameters.items()) + ")"
+    return "(" + ", ".join(f"{k}={shown(v)}" for k, v in model.parameters.items()) + ")"
 
 
 def transitions(graph: nx.DiGraph) -> int:

@@ -11,6 +11,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from checker.protocols.bundle import shown
 from checker.search.state import Progress, Result
 from checker.traces import state_diff
 
@@ -63,7 +64,7 @@ class LiveProgress:
 
 def summary_table(model: Any, result: Result) -> Table:
     """The closing summary of a search: verdict, counts, depth, speed, coverage."""
-    params = ", ".join(f"{k}={v}" for k, v in model.parameters.items())
+    params = ", ".join(f"{k}={shown(v)}" for k, v in model.parameters.items())
     table = Table(title=f"{model.name} ({params})", show_header=False, title_justify="left")
     table.add_column(style="bold")
     table.add_column()

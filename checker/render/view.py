@@ -14,7 +14,7 @@ from html import escape
 from typing import Any
 
 from checker.errors import ElectkitError
-from checker.protocols.bundle import ViewHints
+from checker.protocols.bundle import ViewHints, shown
 from checker.protocols.registry import bundle_named
 from checker.traces import Trace, show, state_diff
 
@@ -52,7 +52,7 @@ def render_html(trace: Trace, title: str, graph: str | None = None) -> str:
     """The page for ``trace``; ``title`` names it (usually the file); ``graph``, a picture of
     the state graph to link to (a path relative to the page)."""
     meta = trace.meta
-    params = ", ".join(f"{k}={v}" for k, v in trace.model.parameters.items())
+    params = ", ".join(f"{k}={shown(v)}" for k, v in trace.model.parameters.items())
     facts = [("spec", f"{trace.model.name} ({params})"), ("steps", str(len(trace.steps)))]
     for key in ("property", "verdict", "expect", "expect_step", "description"):
         if meta.get(key) is not None:

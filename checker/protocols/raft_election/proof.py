@@ -23,6 +23,7 @@ Restart always enabled; a proof with restart covers the model without it.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -77,6 +78,9 @@ def invariant_names(drop: Iterable[str] = ()) -> tuple[list[str], list[str]]:
 
 def _solver() -> z3.Solver:
     solver = z3.Solver()
+    # z3 would take the first Ctrl-C for itself (and lose it when the check ends before it
+    # looks): left to Python, it becomes KeyboardInterrupt as soon as the check returns.
+    solver.set("ctrl_c", False)
     solver.set("timeout", CHECK_TIMEOUT_MS)
     return solver
 
@@ -86,13 +90,34 @@ class ProofIncomplete(Exception):
 
 
 def solve(solver) -> z3.CheckSatResult:
-    """``solver.check()``, except that Ctrl-C stays Ctrl-C: z3 catches the signal and answers
-    ``unknown``, which must not be read as "no model" (a shorter BMC run would be missed)."""
-    answer = solver.check()
-    if answer == z3.unknown:
-        reason = solver.reason_unknown()
-        if "interrupt" in reason or "cancel" in reason:
-            raise KeyboardInterrupt
+    """``solver.check()``, with Ctrl-C at once: the check runs in a thread (z3 releases the
+    GIL), so this thread takes the signal, interrupts z3 and raises KeyboardInterrupt. (Left
+    to z3, its own handler can swallow a Ctrl-C; an interrupted check's ``unknown`` must never
+    be read as "no model", or a shorter BMC run would be missed.)"""
+    outcome: list = []
+
+    def check() -> None:
+        try:
+            outcome.append(solver.check())
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+            outcome.append(exc)
+
+    worker = threading.Thread(target=check, daemon=True)
+    worker.start()
+    try:
+        while worker.is_alive():
+            worker.join(0.05)
+    except KeyboardInterrupt:
+        solver.ctx.interrupt()
+        worker.join()
+        raise
+    answer = outcome[0]
+    if isinstance(answer, BaseException):
+        raise answer
+    if answer == z3.unknown and any(
+        word in solver.reason_unknown() for word in ("interrupt", "cancel")
+    ):
+        raise KeyboardInterrupt
     return answer
 
 
@@ -437,6 +462,7 @@ def majority_check(variant: str | None = None) -> Majority:
         return is_quorum(size, n, variant)
 
     opt = z3.Optimize()
+    opt.set("ctrl_c", False)
     opt.add(n >= 1, both >= 0, only_a >= 0, only_b >= 0, neither >= 0)
     opt.add(both + only_a + only_b + neither == n)
     opt.add(quorum(size_a), quorum(size_b), both == 0)
