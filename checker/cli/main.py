@@ -87,6 +87,16 @@ def build_parser(
     return parser
 
 
+def _from_broken_pipe(exc: SystemExit) -> bool:
+    """Whether rich raised ``exc`` on finding standard output closed by its reader."""
+    frame = exc.__traceback__
+    while frame is not None:
+        if f"{os.sep}rich{os.sep}" in frame.tb_frame.f_code.co_filename:
+            return True
+        frame = frame.tb_next
+    return False
+
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -111,7 +121,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser(_load(wanted, table), table).parse_args(argv)
         try:
             code = args._run(args)
-        except SystemExit as exc:  # only a model or plug-in of the user's calls sys.exit
+        except SystemExit as exc:  # only a model or plug-in of the user's calls sys.exit...
+            if _from_broken_pipe(exc):  # ... or rich, when `| head` stopped reading
+                return 141
             print(
                 f"error: electkit {args.command}: the model or plug-in called sys.exit"
                 f"({exc.code!r}); that is no verdict (exit 2)",
