@@ -286,6 +286,18 @@ class LeaderElector:
         return self
 
     def _keep_alive_loop(self) -> None:
+        try:
+            self._keep_alive_until_stopped()
+        finally:
+            self.client.close()  # this thread's connection
+
+    def _campaign_loop(self) -> None:
+        try:
+            self._campaign_until_stopped()
+        finally:
+            self.client.close()
+
+    def _keep_alive_until_stopped(self) -> None:
         while not self._stop.wait(self.renew_deadline / 4):
             try:
                 if self.phase != NONE:
@@ -294,7 +306,7 @@ class LeaderElector:
                 pass  # the deadline decides; a failed request is not a lost lease
             self.check_deadline()
 
-    def _campaign_loop(self) -> None:
+    def _campaign_until_stopped(self) -> None:
         while not self._stop.is_set():
             try:
                 if self.phase == NONE:
