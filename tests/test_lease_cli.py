@@ -1,0 +1,57 @@
+"""`electkit etcd` and `electkit lease-chaos`, run as processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.conftest import ROOT
+
+RUN_COMMAND = (
+    "import sys, argparse; from tests.lease_fixtures import load_command; "
+    "m = load_command(sys.argv[1]); p = argparse.ArgumentParser(); m.configure(p); "
+    "sys.exit(m.run(p.parse_args(sys.argv[2:])))"
+)
+
+
+def command(name: str, *args: str, **kw) -> subprocess.Popen:
+    """The CLI command ``name`` in its own process (through load_command until cli/ is a
+    package)."""
+    return subprocess.Popen(
+        [sys.executable, "-c", RUN_COMMAND, name, *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kw,
+    )
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 0)])
+def test_etcd_command_serves_until_stopped_and_reaps_etcd(tmp_path, sig, code):
+    url_file = tmp_path / "url"
+    proc = command("etcd", "--url-file", str(url_file))
+    line = proc.stdout.readline()
+    assert line.startswith("etcd at http://127.0.0.1:"), line + proc.stderr.read()
+    pid = int(line.split("(pid ")[1].split(",")[0])
+    assert alive(pid) and url_file.read_text().strip() == line.split()[2]
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == code, err
+    end = time.monotonic() + 5
+    while alive(pid) and time.monotonic() < end:
+        time.sleep(0.05)
+    assert not alive(pid)
