@@ -139,3 +139,12 @@ def test_bad_parameters_are_refused_in_one_line(kwargs, message):
     with pytest.raises(ModelError, match=message):
         LeaseElection(**kwargs)
     assert set(VARIANTS) == {"unfenced_resource", "no_step_down", "campaign_ignores_expiry"}
+
+
+@pytest.mark.parametrize("module", ["spec.lease_election", "spec.lease_logic"])
+def test_docstring_examples_run(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module))
+    assert result.failed == 0 and result.attempted > 0
