@@ -142,6 +142,7 @@ class LeaseElection:
             self.session,
             self.campaign,
             self.elected,
+            self.campaign_fails,
             self.keep_alive,
             self.keep_alive_reply,
             self.step_down,
@@ -191,6 +192,16 @@ class LeaseElection:
             return None  # the sound Campaign checks its own key is still there
         s = _set_client(s, c, me._replace(phase=LEADER))
         return s if own_key else s._replace(hollow=True)
+
+    def campaign_fails(self, s: LeaseState, c: int) -> LeaseState | None:
+        """The sound Campaign's other answer: no key below ours, but ours is gone too (its
+        lease expired while it waited): an error, and the session is lost."""
+        me = s.clients[c - 1]
+        if me.phase != WAITING or me.paused or self.variant == "campaign_ignores_expiry":
+            return None
+        if s.keys[c - 1] == me.token or any(0 < k < me.token for k in s.keys):
+            return None
+        return _set_client(s, c, Client(seen=me.seen))
 
     def keep_alive(self, s: LeaseState, c: int) -> LeaseState | None:
         """A keep-alive reaches the server: it refreshes a live lease, or finds it gone."""
@@ -398,6 +409,7 @@ _ACTION_NAMES = {
     "session": "Session",
     "campaign": "Campaign",
     "elected": "Elected",
+    "campaign_fails": "CampaignFails",
     "keep_alive": "KeepAlive",
     "keep_alive_reply": "KeepAliveReply",
     "step_down": "StepDown",

@@ -8,7 +8,8 @@ the key's create revision. ``resign`` deletes the key only if its create revisio
 the token. Three departures from etcd's client, each closing a reported failure:
 
 - leadership is decided by one read that sees the caller's own key as the lowest, so a
-  campaign never returns after its lease expired (etcd-io/etcd#19597);
+  campaign never returns after its lease expired (etcd-io/etcd#19597): when that read finds
+  neither a key below ours nor ours, the campaign fails and the session is lost;
 - a step-down deadline counts from when a keep-alive was *sent*, not when its answer came
   (a late answer cannot stretch it past the lease), and it is one margin short of the TTL;
 - ``on_stopped_leading`` fires on every way leadership ends (deadline, lost lease, resign)
@@ -138,7 +139,10 @@ class LeaderElector:
             if self.phase != WAITING:
                 return False
             lowest = self.leader()
-            if lowest is None or lowest.key != self.key or lowest.token != self.token:
+            if lowest is None or lowest.token > self.token:  # no key below ours, nor ours
+                self._lose("own key gone while campaigning")
+                return False
+            if lowest.key != self.key or lowest.token != self.token:
                 return False
             self.phase = LEADER
         if self.on_elected is not None:
@@ -167,10 +171,7 @@ class LeaderElector:
                 wait = min(end - time.monotonic(), self.renew_deadline / 3)
                 if wait > 0:
                     self.client.wait_delete(unb64(key), from_rev, wait)
-            elif not self.poll_elected():  # our own key is gone: the lease expired under us
-                self.check_deadline()
-                if self.phase == WAITING:
-                    self._lose("own key gone while campaigning")
+            elif not self.poll_elected():  # our own key is gone: poll_elected lost the session
                 return False
         return self.phase == LEADER
 

@@ -117,8 +117,8 @@ class LeaseAdapter:
                 elector.campaign_put()
             except LeaseNotFound:
                 pass  # the elector has lost its session: observe() shows it
-        elif action == "Elected":
-            elector.poll_elected()
+        elif action in ("Elected", "CampaignFails"):
+            elector.poll_elected()  # one read decides: leader, still waiting, or key gone
         elif action == "KeepAlive":
             elector.keep_alive_once()
         elif action == "StepDown":
