@@ -12,11 +12,20 @@ import pytest
 
 from tests.conftest import ROOT
 
-RUN_COMMAND = (
-    "import sys, argparse; from tests.lease_fixtures import load_command; "
-    "m = load_command(sys.argv[1]); p = argparse.ArgumentParser(); m.configure(p); "
-    "sys.exit(m.run(p.parse_args(sys.argv[2:])))"
-)
+# What checker/cli.py's main does with a command module: an ElectkitError is one line, exit 2.
+RUN_COMMAND = """
+import sys, argparse
+from checker.errors import ElectkitError
+from tests.lease_fixtures import load_command
+module = load_command(sys.argv[1])
+parser = argparse.ArgumentParser()
+module.configure(parser)
+try:
+    sys.exit(module.run(parser.parse_args(sys.argv[2:])))
+except ElectkitError as exc:
+    print(f"error: {exc}", file=sys.stderr)
+    sys.exit(2)
+"""
 
 
 def command(name: str, *args: str, **kw) -> subprocess.Popen:
@@ -55,3 +64,25 @@ def test_etcd_command_serves_until_stopped_and_reaps_etcd(tmp_path, sig, code):
     while alive(pid) and time.monotonic() < end:
         time.sleep(0.05)
     assert not alive(pid)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--clients", "0"], "--clients: must be > 0, got 0"),
+        (["--clients", "17"], "--clients 17: at most 16 client processes"),
+        (["--etcd", "http://127.0.0.1:1"], "--etcd http://127.0.0.1:1: "),
+    ],
+)
+def test_lease_chaos_refuses_bad_options_in_one_line(args, message):
+    proc = command("lease_chaos", "--duration", "1", *args)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2 and message in err, err
+
+
+def test_lease_chaos_refuses_a_folder_that_is_not_empty(tmp_path):
+    (tmp_path / "keep.txt").write_text("mine")
+    proc = command("lease_chaos", "--duration", "1", "--dir", str(tmp_path))
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2 and "not an empty folder" in err
+    assert [p.name for p in tmp_path.iterdir()] == ["keep.txt"]

@@ -49,6 +49,9 @@ def run(args: argparse.Namespace) -> int:
     """Run the chaos and print the audit."""
     if args.clients > 16:
         raise ElectkitError(f"--clients {args.clients}: at most 16 client processes")
+    if args.dir is not None and args.dir.exists():
+        if not args.dir.is_dir() or any(args.dir.iterdir()):
+            raise ElectkitError(f"--dir {args.dir}: not an empty folder (nothing was changed)")
     server = None
     try:
         if args.etcd:
@@ -64,8 +67,6 @@ def run(args: argparse.Namespace) -> int:
                 raise ElectkitError(str(exc)) from None
             url = server.url
         folder = args.dir or Path(tempfile.mkdtemp(prefix="electkit-lease-chaos-"))
-        if args.dir is not None and args.dir.exists() and any(args.dir.iterdir()):
-            raise ElectkitError(f"--dir {args.dir}: not empty (nothing there was changed)")
         if not args.json:
             print(
                 f"lease-chaos: {args.clients} clients, TTL {args.ttl} s, {args.duration:g} s, "
