@@ -9,6 +9,8 @@ def test_fenced_writes_is_proved_by_three_unsat_checks():
     proof = prove_fenced_writes()
     assert proof.verdict == "proved" and proof.counterexample is None
     assert proof.checks == [("initiation", "unsat"), ("Act", "unsat"), ("other actions", "unsat")]
+    assert proof.nonvacuous
+    assert proof.to_json()["verdict"] == "proved" and proof.to_json()["failed"] == []
 
 
 def test_the_unfenced_resource_has_a_counterexample_to_induction_at_act():
@@ -16,3 +18,4 @@ def test_the_unfenced_resource_has_a_counterexample_to_induction_at_act():
     assert proof.verdict == "cti"
     cti = proof.counterexample
     assert cti["check"] == "Act" and 0 <= cti["token"] < cti["high"] and cti["writes_before"] >= 1
+    assert proof.to_json()["failed"] == [cti]
