@@ -86,3 +86,11 @@ def test_lease_chaos_refuses_a_folder_that_is_not_empty(tmp_path):
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 2 and "not an empty folder" in err
     assert [p.name for p in tmp_path.iterdir()] == ["keep.txt"]
+
+
+def test_etcd_command_without_a_binary_says_so_in_one_line(tmp_path):
+    env = {**os.environ, "ELECTKIT_ETCD": str(tmp_path / "no-etcd")}
+    proc = command("etcd", env=env)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 2 and out == ""
+    assert err.strip().count("\n") == 0 and "is not an executable file" in err
