@@ -13,8 +13,10 @@ import pytest
 from tests.conftest import ROOT
 
 # What checker/cli.py's main does with a command module: an ElectkitError is one line, exit 2.
+# SIGINT is restored first: a suite started in the background inherits it ignored.
 RUN_COMMAND = """
-import sys, argparse
+import sys, argparse, signal
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from checker.errors import ElectkitError
 from tests.lease_fixtures import load_command
 module = load_command(sys.argv[1])
@@ -53,13 +55,18 @@ def alive(pid: int) -> bool:
 def test_etcd_command_serves_until_stopped_and_reaps_etcd(tmp_path, sig, code):
     url_file = tmp_path / "url"
     proc = command("etcd", "--url-file", str(url_file))
-    line = proc.stdout.readline()
-    assert line.startswith("etcd at http://127.0.0.1:"), line + proc.stderr.read()
-    pid = int(line.split("(pid ")[1].split(",")[0])
-    assert alive(pid) and url_file.read_text().strip() == line.split()[2]
-    proc.send_signal(sig)
-    _, err = proc.communicate(timeout=20)
-    assert proc.returncode == code, err
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("etcd at http://127.0.0.1:"), line + proc.stderr.read()
+        pid = int(line.split("(pid ")[1].split(",")[0])
+        assert alive(pid) and url_file.read_text().strip() == line.split()[2]
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=20)
+        assert proc.returncode == code, err
+    finally:
+        if proc.poll() is None:  # a failed test must not leave the command (and etcd) behind
+            proc.kill()
+        proc.communicate()
     end = time.monotonic() + 5
     while alive(pid) and time.monotonic() < end:
         time.sleep(0.05)
