@@ -8,7 +8,13 @@ import random
 import pytest
 
 from checker.protocols.lease_election.corpus import COUNTEREXAMPLES, counterexample
-from checker.protocols.lease_election.replay import first_difference, read_lease_trace, replay
+from checker.protocols.lease_election.replay import (
+    as_expected,
+    first_difference,
+    read_lease_trace,
+    replay,
+    replay_file,
+)
 from checker.traces import Trace, TraceError, to_itf
 from spec.lease_election import LeaseElection
 from tests.conftest import ROOT
@@ -20,10 +26,17 @@ CORPUS = ROOT / "traces" / "lease_election"
 @pytest.mark.parametrize("name", sorted(COUNTEREXAMPLES))
 @pytest.mark.parametrize("fenced", [True, False], ids=["fenced", "unfenced"])
 def test_each_counterexample_replays_as_its_meta_says(etcd, name, fenced):  # noqa: F811
-    trace = read_lease_trace(CORPUS / f"{name}.itf.json")
+    trace, result = replay_file(CORPUS / f"{name}.itf.json", etcd.url, fenced=fenced)
     expect = trace.meta["expect" if fenced else "expect_unfenced"]
-    result = replay(trace, etcd.url, fenced=fenced)
     assert ("conforms" if result.conforms else "diverges") == expect, result.divergence
+    assert as_expected(trace, result, fenced)
+
+
+def test_replay_file_starts_its_own_etcd_and_a_wrong_step_is_not_as_expected():
+    trace, result = replay_file(CORPUS / "unfenced-resource.itf.json")
+    assert trace.meta["expect_step"] == result.divergence.step == 13
+    trace.meta["expect_step"] = 12
+    assert not as_expected(trace, result)
 
 
 @pytest.mark.parametrize("name", ["unfenced-resource", "no-step-down"])

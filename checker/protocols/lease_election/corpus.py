@@ -1,9 +1,10 @@
 """The lease_election counterexamples kept in traces/lease_election/, and how each replays.
 
 Each entry: the model's options, the property whose shortest counterexample it is, and what
-replaying it on impl/lease shows in the resource's fenced mode (``expect``) and unfenced mode
-(``expect_unfenced``): ``conforms`` (the implementation goes the same way, so it reproduces
-the failure) or ``diverges`` (it refuses to).
+replaying it on impl/lease shows in the resource's fenced mode (``expect``, ``expect_step``)
+and unfenced mode (``expect_unfenced``, ``expect_unfenced_step``): ``conforms`` (the
+implementation goes the same way, so it reproduces the failure) or ``diverges`` at that step
+(it refuses to).
 
     .venv/bin/python -m checker.protocols.lease_election.corpus traces/lease_election
 """
@@ -49,6 +50,12 @@ def counterexample(name: str) -> Trace:
         "expect": expect,
         "expect_unfenced": expect_unfenced,
     }
+    # Each divergence is at the last step: the write the fenced resource refuses, or the
+    # Campaign the sound elector does not return from.
+    if expect == "diverges":
+        meta["expect_step"] = len(result.path)
+    if expect_unfenced == "diverges":
+        meta["expect_unfenced_step"] = len(result.path)
     return Trace(model, result.init_state, list(result.path), meta)
 
 

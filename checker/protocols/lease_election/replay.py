@@ -97,6 +97,32 @@ def replay(
             adapter.close()
 
 
+def as_expected(trace: Trace, result: ReplayResult, fenced: bool = True) -> bool:
+    """Whether ``result`` is what the trace's #meta expects in that resource mode."""
+    suffix = "" if fenced else "_unfenced"
+    expect = trace.meta.get("expect" + suffix, "conforms")
+    if result.conforms:
+        return expect == "conforms"
+    step = trace.meta.get(f"expect{suffix}_step")
+    return expect == "diverges" and (step is None or step == result.divergence.step)
+
+
+def replay_file(
+    path: str | os.PathLike, etcd_url: str | None = None, fenced: bool = True
+) -> tuple[Trace, ReplayResult]:
+    """Read a lease trace and replay it, on ``etcd_url`` or on an etcd started for it."""
+    trace = read_lease_trace(path)
+    if etcd_url is not None:
+        return trace, replay(trace, etcd_url, fenced=fenced)
+    from impl.lease.etcd_server import EtcdServer, EtcdUnavailable
+
+    try:
+        with EtcdServer() as etcd:
+            return trace, replay(trace, etcd.url, fenced=fenced)
+    except EtcdUnavailable as exc:
+        raise ElectkitError(str(exc)) from None
+
+
 def read_lease_trace(path: str | os.PathLike) -> Trace:
     """Read a lease_election ITF trace and check every recorded state against the model."""
     path = Path(path)
