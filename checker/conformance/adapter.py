@@ -11,7 +11,9 @@ terms; replay, the corpus, model-based tests and ``electkit mutate`` need nothin
   each of those, entry by entry, with the model's next state;
 - ``close()`` releases what the adapter holds (files, processes, connections).
 
-Optional: ``extra_checks(before, step)`` returns further :class:`Difference` s that the model
+Optional: ``view(state)`` is what the adapter can show of a model state, in the form
+``observe()`` returns (default: the model's ``to_json``); ``extra_checks(before, step)``
+returns further :class:`Difference` s that the model
 fixes but does not hold as variables (what a node tells its application, what it reads back
 from disk). A bundle builds its adapter as ``bundle.adapter(parameters, data_root=...)``.
 """

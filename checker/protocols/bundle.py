@@ -123,6 +123,7 @@ class VariantCase:
     variant: str
     parameters: Mapping[str, Any]
     expected: str  # "violation" | "ok"
+    property: str | None = None  # the property checked (default: the gate's headline)
 
 
 @dataclass(frozen=True)

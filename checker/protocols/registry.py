@@ -24,6 +24,7 @@ from spec.model import Model, ModelError
 
 KIT_BUNDLES: dict[str, str] = {
     "raft_election": "checker.protocols.raft_election.bundle",
+    "lease_election": "checker.protocols.lease_election.bundle",
 }
 DEFAULT = "raft_election"
 

@@ -304,4 +304,8 @@ def show(value: Any, model: Model | None = None) -> str:
         return "{" + ", ".join(f"{k}: {show(v, model)}" for k, v in value.items()) + "}"
     if value is None:
         return "-"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, list):
+        return "[" + ", ".join(show(x, model) for x in value) + "]"
     return str(value)

@@ -20,7 +20,7 @@ class RingAdapter:
     def __init__(self, parameters: Mapping[str, Any], node_class: type = RingNode) -> None:
         self.size = parameters["servers"]
         self.nodes = {s: node_class(s, self.size) for s in range(1, self.size + 1)}
-        self.view = RingElection(self.size)
+        self.model = RingElection(self.size)
 
     def apply(self, action: str, params: Mapping[str, Any]) -> set[Msg]:
         if action == "Start":
@@ -35,10 +35,10 @@ class RingAdapter:
     def observe(self) -> dict[str, Any]:
         from ring_model import Node
 
-        state = self.view.init_states()[0]._replace(
+        state = self.model.init_states()[0]._replace(
             locals=tuple(Node(n.participant, n.leader) for n in self.nodes.values())
         )
-        view = self.view.to_json(state)
+        view = self.model.to_json(state)
         return {"participant": view["participant"], "leader": view["leader"]}
 
     def close(self) -> None:

@@ -70,7 +70,7 @@ class RaftCluster:
     ) -> None:
         self.node_class = node_class  # a mutant's class, for `electkit mutate` and its tests
         self.ids = list(range(1, servers + 1))
-        self.view = RaftElection(servers, max_term=0)  # only for its JSON view of servers
+        self._model = RaftElection(servers, max_term=0)  # only for its JSON view of servers
         self._tmp = tempfile.TemporaryDirectory(prefix="electkit-replay-", dir=data_root)
         root = Path(self._tmp.name)
         self.stores = {s: VoteStore(root / f"node{s}") for s in self.ids}
@@ -125,7 +125,7 @@ class RaftCluster:
 
     def observe(self) -> dict[str, Any]:
         """The abstraction function: the nodes' state as the model's JSON view."""
-        view = self.view.to_json(self.view.init_states()[0]._replace(locals=self.servers()))
+        view = self._model.to_json(self._model.init_states()[0]._replace(locals=self.servers()))
         return {var: view[var] for var in ("term", "voted_for", "role", "votes")}
 
     def extra_checks(self, before: Any, step: Step) -> list[Difference]:
