@@ -40,16 +40,22 @@ print(json.dumps({"distinct": result.distinct_states, "generated": result.genera
 
 
 def run(checkout: Path, symmetry: str) -> dict:
+    """One search in a fresh process of ``checkout``; its figures."""
     env = {**os.environ, "PYTHONPATH": str(checkout)}
+    old_layout = (checkout / "checker" / "explore.py").is_file()
+    module = "checker.explore" if old_layout else "checker.search.explore"
     out = subprocess.run(
-        [sys.executable, "-c", PROGRAM, symmetry],
+        [sys.executable, "-c", PROGRAM, symmetry, module],
         cwd=checkout,
         env=env,
         capture_output=True,
         text=True,
         check=True,
     )
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    strays = [f for f in result["files"] if not f.startswith(str(checkout.resolve()))]
+    assert not strays, f"{checkout}: imported from elsewhere: {strays}"
+    return result
 
 
 def main() -> int:

@@ -104,7 +104,7 @@ def explore(
 
 def _search_sequential(search: Search, on_progress, progress_every: float) -> None:
     """The hot loop, in one process."""
-    kernel, states, parents, seen = search.kernel, search.states, search.parents, search.seen
+    kernel, states, parents, seen = search.kernel, search.states, search.parents, search.seen.keys
     changed, new_states = search.changed, search.new_states
     canon, fingerprint = search.canon, search.fingerprint
     expand, violates = kernel.expand, kernel.violates

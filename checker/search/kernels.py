@@ -18,7 +18,7 @@ from spec.actor import ActorModel
 from spec.model import ActionError, Model, ModelError
 
 MAX_SYMMETRIC_IDS = 5  # symmetry tables hold N! renamings: 120 at N=5, 720 (slow) at N=6
-SYMMETRY_SAMPLE = 200  # states whose successors are checked against their renamings
+SYMMETRY_SAMPLE = 60  # states whose successors are checked against their renamings
 
 
 class AsymmetricModel(ModelError):

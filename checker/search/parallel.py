@@ -247,7 +247,7 @@ def search_levels(
 
 
 def _levels(search, workers, on_progress, every, scheduler, job, fired_total) -> None:
-    states, parents, seen = search.states, search.parents, search.seen
+    states, parents, seen = search.states, search.parents, search.seen.keys
     fingerprint, violates = search.fingerprint, search.kernel.violates
     next_report = search.start + every
     with _executor(workers, scheduler, job) as map_chunks:
