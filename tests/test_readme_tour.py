@@ -36,7 +36,12 @@ PROMISES = {
     "traces sample --count 5 --steps 40 --seed 1 --out out/samples": (0, ["sample-s1-0005"]),
     "mutate --walks 20": (0, ["mutants killed"]),
     "cluster --nodes 5 --dir out/cluster": (0, ["elected leader", "cluster: stopped"]),
+    "chaos --duration 20 --seed 1 --dir out/chaos": (0, ["every event fits"]),
+    "validate out/chaos": (0, ["every event fits"]),
     "verify --junit out/verify.xml": (0, ["PASSED"]),
+    "check --spec lease_election --param clients=2 --param max_revision=3": (
+        1, ["violation of BeliefExclusion", "trace written to"]),
+    "verify --spec lease_election": (0, ["PASSED"]),
     "check --spec examples/ring/ring_bundle.py:BUNDLE --param servers=4": (
         0,
         ["every property holds"],
