@@ -104,3 +104,15 @@ def test_no_half_written_output(tmp_path):
     written = sorted((tmp_path / "samples").glob("*"))
     assert written, "nothing was written in 2 s"
     assert all(p.name.startswith("sample-") and p.name.endswith(".itf.json") for p in written)
+
+
+@pytest.mark.parametrize("after", [0.3, 2.5], ids=["while-starting", "running"])
+def test_ctrl_c_stops_a_cluster_cleanly(after, tmp_path):
+    """For `cluster`, Ctrl-C is the way to stop (exit 0); never a node's traceback, even
+    while the nodes are still starting, and no node left behind."""
+    code, out, waited, left = interrupt(
+        ["cluster", "--nodes", "3", "--dir", str(tmp_path / "c")], after, signal.SIGINT, tmp_path
+    )
+    assert code == 0, out[-2000:]
+    assert "Traceback" not in out and "cluster: stopped" in out
+    assert left == []
