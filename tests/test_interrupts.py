@@ -58,6 +58,7 @@ def interrupt(argv: list[str], after: float, sig: int, cwd) -> tuple[int, str, f
     try:
         time.sleep(after)
         if proc.poll() is not None:
+            proc.communicate()  # close the pipes
             pytest.skip(f"{argv[0]} finished within {after} s on this machine")
         family = [proc.pid] + [c.pid for c in psutil.Process(proc.pid).children(recursive=True)]
         sent = time.monotonic()

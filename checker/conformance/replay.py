@@ -194,7 +194,8 @@ def _show(value: Any) -> str:
 
 
 def collect_traces(paths: list[str]) -> list[Path]:
-    """The trace files named, folders searched recursively for ``*.json``, in sorted order."""
+    """The trace files named, folders searched recursively for ``*.json``, in sorted order;
+    a folder's ``counterexamples/`` (scratch output) is left out unless named itself."""
     files: list[Path] = []
     for raw in paths:
         path = Path(raw)
@@ -203,7 +204,10 @@ def collect_traces(paths: list[str]) -> list[Path]:
         except OSError:  # a name too long, say: reading it will say so in one line
             is_dir = False
         if is_dir:
-            files += sorted(p for p in path.rglob("*.json") if p.is_file())
+            files += sorted(
+                p for p in path.rglob("*.json")
+                if p.is_file() and "counterexamples" not in p.relative_to(path).parts
+            )
         else:
             files.append(path)
     return files
@@ -212,7 +216,7 @@ def collect_traces(paths: list[str]) -> list[Path]:
 def corpus_traces(folder: Path) -> list[Path]:
     """The regression corpus under ``folder``: every trace but the scratch output of
     ``electkit check`` / ``prove`` in ``counterexamples/`` (commit one elsewhere to keep it)."""
-    return [p for p in collect_traces([str(folder)]) if "counterexamples" not in p.parts]
+    return collect_traces([str(folder)])
 
 
 def replay_for_gate(folder: Path) -> dict[str, Any]:
