@@ -205,7 +205,8 @@ def collect_traces(paths: list[str]) -> list[Path]:
             is_dir = False
         if is_dir:
             files += sorted(
-                p for p in path.rglob("*.json")
+                p
+                for p in path.rglob("*.json")
                 if p.is_file() and "counterexamples" not in p.relative_to(path).parts
             )
         else:

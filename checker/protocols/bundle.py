@@ -28,6 +28,7 @@ required; each other member has a default that does without it:
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +39,21 @@ from spec.model import Model
 
 class ParamError(ValueError):
     """A parameter value that does not fit its declaration."""
+
+
+class Lazy:
+    """A module of a bundle (its proof, its log validation), imported only when first used:
+    naming a protocol never pays for z3 or a chaos driver it does not run.
+
+    >>> Lazy("json").dumps([1])
+    '[1]'
+    """
+
+    def __init__(self, module: str) -> None:
+        self._module = module
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(importlib.import_module(self._module), name)
 
 
 def shown(value: Any) -> str:

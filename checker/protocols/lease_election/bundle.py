@@ -4,13 +4,12 @@
 from __future__ import annotations
 
 import atexit
-import importlib
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from checker.protocols.bundle import Bundle, Corpus, Gate, Param, VariantCase, ViewHints
+from checker.protocols.bundle import Bundle, Corpus, Gate, Lazy, Param, VariantCase, ViewHints
 from spec.lease_election import VARIANTS, LeaseElection
 
 PROJECT = Path(__file__).resolve().parents[3]
@@ -83,16 +82,6 @@ def _build_corpus(out: Path) -> list[Path]:
     return [write_trace(counterexample(name), out / f"{name}.itf.json") for name in COUNTEREXAMPLES]
 
 
-class _Lazy:
-    """A module of the bundle, imported only when used (z3)."""
-
-    def __init__(self, module: str) -> None:
-        self._module = module
-
-    def __getattr__(self, name: str):
-        return getattr(importlib.import_module(self._module), name)
-
-
 SMALL = {"clients": 2, "ttl": 2, "max_revision": 3}  # the gate's bound: seconds, not minutes
 
 BUNDLE = Bundle(
@@ -136,7 +125,7 @@ BUNDLE = Bundle(
     ),
     adapter=_adapter,
     corpus=Corpus(build=_build_corpus),
-    proof=_Lazy("checker.protocols.lease_election.prove_cli"),
+    proof=Lazy("checker.protocols.lease_election.prove_cli"),
     view=ViewHints(
         status="phase",
         colours={"none": "#d0d4d9", "idle": "#9aa5b1", "waiting": "#e8a33d", "leader": "#2f9e44"},

@@ -3,13 +3,13 @@ implementation (impl/), corpus (traces/raft_election/), proof, mutation target a
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
 from checker.protocols.bundle import (
     Bundle,
     Corpus,
     Gate,
+    Lazy,
     Mutation,
     Param,
     VariantCase,
@@ -65,16 +65,6 @@ REQUIRED_FEATURES = frozenset(
     }
 )
 WALK_CHOICES = {"servers": (3, 3, 4, 5), "max_term": (2, 3, 4)}
-
-
-class _Lazy:
-    """A module of the bundle, imported only when used (z3, the chaos driver)."""
-
-    def __init__(self, module: str) -> None:
-        self._module = module
-
-    def __getattr__(self, name: str):
-        return getattr(importlib.import_module(self._module), name)
 
 
 BUNDLE = Bundle(
@@ -139,8 +129,8 @@ BUNDLE = Bundle(
     adapter=_adapter,
     corpus=Corpus(_build_corpus, _features, REQUIRED_FEATURES, WALK_CHOICES),
     state_schema=STATE,
-    proof=_Lazy("checker.protocols.raft_election.prove_cli"),
-    validation=_Lazy("checker.protocols.raft_election.validate"),
+    proof=Lazy("checker.protocols.raft_election.prove_cli"),
+    validation=Lazy("checker.protocols.raft_election.validate"),
     mutation=Mutation(
         module="impl.node",
         class_name="Node",
