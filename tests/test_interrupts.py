@@ -29,7 +29,7 @@ LONG_RUNNING = {
     ],
     "verify": ["verify"],
     "prove-variant": ["prove", "--variant", "stale_votes", "--depth", "12"],
-    "mutate": ["mutate", "--walks", "50"],
+    "mutate": ["mutate", "--walks", "2000"],
     "sample": [
         "traces",
         "sample",
