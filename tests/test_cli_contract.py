@@ -30,8 +30,12 @@ def parsers() -> dict[str, argparse.ArgumentParser]:
 
 def sections() -> dict[str, str]:
     text = (ROOT / "docs" / "cli.md").read_text()
-    parts = re.split(r"^## electkit (.+)$", text, flags=re.M)
-    return {parts[i].strip(): parts[i + 1] for i in range(1, len(parts), 2)}
+    parts = re.split(r"^## (.+)$", text, flags=re.M)
+    return {
+        parts[i].strip().removeprefix("electkit "): parts[i + 1]
+        for i in range(1, len(parts), 2)
+        if parts[i].startswith("electkit ")
+    }
 
 
 def options(parser: argparse.ArgumentParser) -> set[str]:
