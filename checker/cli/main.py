@@ -16,7 +16,13 @@ import sys
 from collections.abc import Sequence
 
 from checker.cli.options import ListParams
-from checker.errors import EXIT_INTERNAL, EXIT_USAGE, ElectkitError
+from checker.errors import (
+    EXIT_INTERNAL,
+    EXIT_USAGE,
+    ElectkitError,
+    interrupt,
+    interrupt_pending,
+)
 from checker.protocols.registry import KIT_BUNDLES, bundle_named
 
 # name -> (module, one-line help). Modules are imported only when their command runs, so a
@@ -97,15 +103,13 @@ def _from_broken_pipe(exc: SystemExit) -> bool:
     return False
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `electkit` console script."""
     if argv is None:  # the console script, not a caller in the same process
         # SIGTERM stops a command as Ctrl-C does: cleanly, children reaped, exit 130.
-        signal.signal(signal.SIGTERM, _interrupt)
+        signal.signal(signal.SIGTERM, interrupt)
+        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            signal.signal(signal.SIGINT, interrupt)
     if sys.stdout is None or sys.stderr is None:  # started with the descriptor closed
         if sys.stderr is not None:
             print(
@@ -134,6 +138,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(listing.text())
         return 0
     except ElectkitError as exc:
+        if interrupt_pending():
+            print("interrupted", file=sys.stderr)
+            return 130
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
@@ -144,6 +151,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
     except Exception as exc:
+        if interrupt_pending():  # Ctrl-C, wrapped on its way out (ctypes: ArgumentError)
+            print("interrupted", file=sys.stderr)
+            return 130
         # A bug of electkit's own: not a verdict (1) and not the user's input (2).
         if os.environ.get("ELECTKIT_DEBUG"):
             raise

@@ -31,6 +31,7 @@ from typing import Any
 
 import z3
 
+from checker.errors import interrupt_pending
 from spec import raft_logic as L
 from spec.raft_election import is_quorum, quorum_rule, smallest_quorum
 
@@ -94,6 +95,8 @@ def solve(solver) -> z3.CheckSatResult:
     GIL), so this thread takes the signal, interrupts z3 and raises KeyboardInterrupt. (Left
     to z3, its own handler can swallow a Ctrl-C; an interrupted check's ``unknown`` must never
     be read as "no model", or a shorter BMC run would be missed.)"""
+    if interrupt_pending():  # a Ctrl-C that a z3 finalizer swallowed
+        raise KeyboardInterrupt
     outcome: list = []
 
     def check() -> None:
