@@ -132,6 +132,23 @@ class Param:
         return f"{self.name} ({kind}): {self.help}"
 
 
+def variant_param(variants: Mapping[str, str], flag: str | None = None) -> Param:
+    """The ``variant`` parameter of a model with named faulty variants (none: the correct one).
+
+    >>> variant_param({"broken": "a planted bug"}).parse("broken")
+    'broken'
+    """
+    return Param(
+        "variant",
+        str,
+        None,
+        "a named faulty variant of the model",
+        optional=True,
+        choices=tuple(variants),
+        flag=flag,
+    )
+
+
 @dataclass(frozen=True)
 class VariantCase:
     """A faulty variant the gate runs, at a bound, and the verdict it must give."""

@@ -9,7 +9,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from checker.protocols.bundle import Bundle, Corpus, Gate, Lazy, Param, VariantCase, ViewHints
+from checker.protocols.bundle import (
+    Bundle,
+    Corpus,
+    Gate,
+    Lazy,
+    Param,
+    VariantCase,
+    ViewHints,
+    variant_param,
+)
 from spec.lease_election import VARIANTS, LeaseElection
 
 PROJECT = Path(__file__).resolve().parents[3]
@@ -98,14 +107,7 @@ BUNDLE = Bundle(
         Param("pauses", bool, True, "clients may pause (a GC pause) while time passes"),
         Param("late_replies", bool, False, "a keep-alive's reply may arrive late"),
         Param("observe", bool, False, "clients observe the leader key"),
-        Param(
-            "variant",
-            str,
-            None,
-            "a named faulty variant of the model",
-            optional=True,
-            choices=tuple(VARIANTS),
-        ),
+        variant_param(VARIANTS),
     ),
     variants=VARIANTS,
     gate=Gate(

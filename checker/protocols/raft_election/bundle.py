@@ -14,6 +14,7 @@ from checker.protocols.bundle import (
     Param,
     VariantCase,
     ViewHints,
+    variant_param,
 )
 from checker.protocols.raft_election.schema import STATE
 from spec.raft_election import VARIANTS, RaftElection
@@ -99,15 +100,7 @@ BUNDLE = Bundle(
             "whether servers crash and recover (Restart)",
             flag="--no-restart",
         ),
-        Param(
-            "variant",
-            str,
-            None,
-            "a named faulty variant of the model",
-            optional=True,
-            choices=tuple(VARIANTS),
-            flag="--variant",
-        ),
+        variant_param(VARIANTS, flag="--variant"),
     ),
     variants=VARIANTS,
     gate=Gate(
