@@ -103,6 +103,14 @@ def _from_broken_pipe(exc: SystemExit) -> bool:
     return False
 
 
+def _quiet_about_interrupts(unraisable) -> None:
+    """A Ctrl-C that a finalizer swallowed is remembered (``interrupt_pending``): no need for
+    Python's "Exception ignored" report; anything else is reported as usual."""
+    if isinstance(unraisable.exc_value, KeyboardInterrupt):
+        return
+    sys.__unraisablehook__(unraisable)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `electkit` console script."""
     if argv is None:  # the console script, not a caller in the same process
@@ -110,6 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         signal.signal(signal.SIGTERM, interrupt)
         if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
             signal.signal(signal.SIGINT, interrupt)
+        sys.unraisablehook = _quiet_about_interrupts
     if sys.stdout is None or sys.stderr is None:  # started with the descriptor closed
         if sys.stderr is not None:
             print(
