@@ -68,7 +68,6 @@ class RaftCluster:
     def __init__(
         self, servers: int, data_root: str | None = None, node_class: type[Node] = Node
     ) -> None:
-        self.node_class = node_class  # a mutant's class, for `electkit mutate` and its tests
         self.ids = list(range(1, servers + 1))
         self._model = RaftElection(servers, max_term=0)  # only for its JSON view of servers
         self._tmp = tempfile.TemporaryDirectory(prefix="electkit-replay-", dir=data_root)
@@ -125,7 +124,16 @@ class RaftCluster:
 
     def observe(self) -> dict[str, Any]:
         """The abstraction function: the nodes' state as the model's JSON view."""
-        view = self._model.to_json(self._model.init_states()[0]._replace(locals=self.servers()))
+        return self._servers_view(self.servers())
+
+    def view(self, state: Any) -> dict[str, Any]:
+        """What replay compares of a model state: the servers' variables (not the network,
+        which the nodes do not hold, and which would cost a sort at every step)."""
+        return self._servers_view(state.locals)
+
+    def _servers_view(self, servers: tuple[Server, ...]) -> dict[str, Any]:
+        bare = self._model.init_states()[0]._replace(locals=servers)
+        view = self._model.to_json(bare)
         return {var: view[var] for var in ("term", "voted_for", "role", "votes")}
 
     def extra_checks(self, before: Any, step: Step) -> list[Difference]:
