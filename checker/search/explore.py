@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from checker.search.kernels import check_symmetry, make_kernel, symmetry_applies
@@ -40,11 +41,17 @@ def explore(
     *,
     properties: frozenset[str] | None = None,
     generic: bool = False,
-    workers: int = 1,
+    workers: int | None = None,
     scheduler: str | None = None,
     spec: str | None = None,
     on_progress: Callable[[Progress], None] | None = None,
     progress_every: float = 0.5,
+    max_depth: int | None = None,
+    checkpoint: Path | None = None,
+    resume: bool = False,
+    memory_limit: int | None = None,
+    keep_going: bool = False,
+    stats: Path | None = None,
 ) -> Result:
     """Explore every reachable state of ``model`` breadth first.
 
@@ -55,14 +62,52 @@ def explore(
     processes (parallel.py), with the same result; ``scheduler`` runs those levels on
     a Dask cluster instead ("local", or a scheduler address), whose workers rebuild the model
     from ``spec`` (default: the model's name) and its parameters; ``on_progress`` is called about
-    every ``progress_every`` seconds. Returns a :class:`Result`; on the first violated
-    ``always`` property, its shortest counterexample is in ``result.path``. Ctrl-C stops the
-    search and returns what was explored with verdict ``"interrupted"``.
+    every ``progress_every`` seconds; ``max_depth`` stops after the states at that depth.
+    Returns a :class:`Result`; on the first violated ``always`` property, its shortest
+    counterexample is in ``result.path``. Ctrl-C stops the search and returns what was
+    explored with verdict ``"interrupted"``.
+
+    Any of ``workers``, ``scheduler``, ``checkpoint``, ``memory_limit``, ``keep_going`` or
+    ``stats`` runs the partitioned search instead (levels.py): fingerprints in a compact
+    visited set, states on disk, ``workers`` partitions in as many processes (or on Dask), a
+    checkpoint every round under ``checkpoint`` (``resume``: carry one on), every property's
+    first violation with ``keep_going``, progress as JSON lines in ``stats``. Its counts, depth
+    and counterexample are the in-memory search's, whatever the number of workers.
     """
+    partitioned = (
+        workers is not None
+        or scheduler is not None
+        or checkpoint is not None
+        or memory_limit is not None
+        or keep_going
+        or stats is not None
+    )
     symmetry = symmetry_applies(model, symmetry)
     if symmetry:
         check_symmetry(model)
     kernel = make_kernel(model, symmetry, generic, properties)
+    if partitioned:
+        from checker.search.levels import Options, search_partitioned
+        from checker.search.transport import WorkerFailed
+
+        opts = Options(
+            workers=workers or 1,
+            scheduler=scheduler,
+            checkpoint=None if checkpoint is None else Path(checkpoint),
+            resume=resume,
+            memory_limit=memory_limit,
+            max_depth=max_depth,
+            keep_going=keep_going,
+            stats=None if stats is None else Path(stats),
+            spec=spec,
+        )
+        try:
+            return search_partitioned(
+                model, kernel, symmetry, properties, opts, on_progress, progress_every
+            )
+        except WorkerFailed:
+            # One process reports a model failure best: with the action, state and path.
+            return explore(model, symmetry, properties=properties, generic=generic)
     search = Search(
         model,
         kernel,
@@ -74,23 +119,7 @@ def explore(
     search.add_initial_states()
     interrupted = False
     try:
-        if workers > 1 or scheduler is not None:
-            from checker.search.parallel import WorkerFailed, search_levels
-
-            job = (
-                spec or model.name,
-                tuple(sorted(model.parameters.items())),
-                symmetry,
-                properties,
-                generic,
-            )
-            try:
-                search_levels(search, workers, on_progress, progress_every, scheduler, job)
-            except WorkerFailed:
-                # One process reports a model failure best: with the action, state and path.
-                return explore(model, symmetry, properties=properties, generic=generic)
-        else:
-            _search_sequential(search, on_progress, progress_every)
+        _search_sequential(search, on_progress, progress_every, max_depth)
     except KeyboardInterrupt:
         interrupted = True
     except ActionError as exc:
@@ -102,7 +131,9 @@ def explore(
     return _result(search, symmetry, properties, interrupted)
 
 
-def _search_sequential(search: Search, on_progress, progress_every: float) -> None:
+def _search_sequential(
+    search: Search, on_progress, progress_every: float, max_depth: int | None = None
+) -> None:
     """The hot loop, in one process."""
     kernel, states, parents, seen = search.kernel, search.states, search.parents, search.seen.keys
     changed, new_states = search.changed, search.new_states
@@ -116,6 +147,9 @@ def _search_sequential(search: Search, on_progress, progress_every: float) -> No
             if i == level_end:
                 search.depth += 1
                 level_end = len(states)
+            if search.depth == max_depth:  # its states are kept, not expanded
+                search.bounded = True
+                break
             st = states[i]
             for aid, nxt in expand(st):
                 changed[aid] += 1
@@ -162,6 +196,7 @@ def _result(
     n = len(search.seen)
     bad_index = search.bad_index
     result = Result(
+        bounded=search.bounded,
         verdict="interrupted" if interrupted else ("violation" if bad_index >= 0 else "ok"),
         property=None,
         distinct_states=n,
@@ -183,7 +218,7 @@ def _result(
         )
         last = result.path[-1].state if result.path else result.init_state
         result.property = first_violated(model, last, properties)
-    elif result.verdict == "ok" and result.unwitnessed:
+    elif result.verdict == "ok" and result.unwitnessed and not result.bounded:
         # Every invariant held, but a `sometimes` never did: the pass would be vacuous (the
         # bound is too small for the behaviour the invariants are about). No trace to show.
         result.verdict, result.property, result.vacuous = "violation", result.unwitnessed[0], True

@@ -60,6 +60,11 @@ class Result:
     path: list[Step] | None = None
     vacuous: bool = False  # a violation of a `sometimes` property: it was never witnessed
     checked: list[str] = field(default_factory=list)  # the properties checked, in order
+    bounded: bool = False  # stopped at max_depth: "ok" holds up to that depth only
+    violations: list = field(default_factory=list)  # keep_going: (property, init, path) each
+    workers: int = 0  # partitions of a partitioned search (0: the in-memory search)
+    peak_memory: int = 0  # bytes, summed over its processes (partitioned search)
+    disk_bytes: int = 0  # bytes of its files on disk at the end (partitioned search)
 
     @property
     def states_per_second(self) -> float:
@@ -84,6 +89,7 @@ class Search:
     depth: int = 0
     expanded: int = 0
     fired: list[int] | None = None  # tallied by parallel workers; None: the kernel's own
+    bounded: bool = False  # stopped at the maximum depth
 
     def fired_counts(self) -> list[int]:
         """How often each action was enabled in an expanded state."""

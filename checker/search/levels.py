@@ -1,0 +1,552 @@
+"""The partitioned search: level by level, in rounds, over partitions that own their states.
+
+For runs past one process's memory, on several processes, on a Dask cluster, and runs that
+must survive being stopped. The coordinator (this module) holds no state whole: each round it
+asks every partition (partition.py) to expand its share of the frontier ranked in [lo, hi),
+hands each batch of candidates to the partition that owns them, has each keep the new ones,
+merges their keys into ranks and has them write the round. Because ranks follow the order of
+first discovery of one breadth-first process, the counts, the depth and the counterexample
+are the same for any number of partitions, and the same as :func:`explore`'s in memory.
+
+Every finished round is a checkpoint: a manifest (``manifest.json``, replaced atomically) says
+which levels and rounds are complete, with the tallies so far; the partitions' round files
+hold the states. ``resume`` reloads it and carries on; a round that was cut off (SIGKILL, a
+power cut of the process) is done again.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from checker.errors import ElectkitError, interrupt_pending
+from checker.search.partition import ORDINAL_BITS, Batch, Partition, peak_rss_bytes, rss_bytes
+from checker.search.state import Coverage, Progress, Result
+from checker.search.transport import Forked, InProcess, OnDask, dask_client
+from spec.model import Model
+
+MANIFEST = "manifest.json"
+FORMAT = 1
+INIT_ACTION = 255  # the "action" of an initial state: tallied nowhere
+
+
+@dataclass
+class Options:
+    """How to run a partitioned search (the options of `electkit check` that choose it)."""
+
+    workers: int = 1
+    scheduler: str | None = None  # "local", or a Dask scheduler's address
+    checkpoint: Path | None = None  # keep the run here (else a temporary folder)
+    resume: bool = False
+    memory_limit: int | None = None  # bytes of visited set in memory, over all partitions
+    max_depth: int | None = None
+    keep_going: bool = False  # `--continue`: every property's first violation
+    round_size: int = 50_000  # parents expanded per round (a checkpoint a round)
+    stats: Path | None = None  # JSON lines of progress
+    spec: str | None = None  # how a Dask worker rebuilds the model
+
+
+def partition_factory(
+    model: Model,
+    kernel,
+    symmetric: bool,
+    parts: int,
+    folder: Path,
+    memory_limit: int | None,
+    only: frozenset[str] | None,
+) -> Callable[[int], Partition]:
+    """``make(i)``: partition ``i`` of ``parts``, keeping its files under ``folder``/part-i."""
+    from checker.search.explore import first_violated
+
+    def named(state) -> str | None:
+        return first_violated(model, kernel.decode(state), only)
+
+    def make(i: int) -> Partition:
+        limit = None if memory_limit is None else max(1, memory_limit // parts)
+        canon = kernel.canonical if symmetric else None
+        return Partition(kernel, canon, i, parts, folder / f"part-{i}", limit, named)
+
+    return make
+
+
+@dataclass
+class Tallies:
+    """What the search has counted so far; saved in the manifest."""
+
+    level_sizes: list[int]
+    level: int = 0  # the level being expanded
+    rounds_done: int = 0  # of that level
+    next_size: int = 0  # new states of the next level so far
+    changed: list[int] | None = None
+    fired: list[int] | None = None
+    new_states: list[int] | None = None
+    witnessed: list[str] | None = None
+    violations: dict[str, list[int]] | None = None  # property -> [level, key, fingerprint]
+
+    def __post_init__(self) -> None:
+        self.changed = self.changed or [0] * 256
+        self.fired = self.fired or [0] * 256
+        self.new_states = self.new_states or [0] * 256
+        self.witnessed = self.witnessed or []
+        self.violations = self.violations or {}
+
+    @property
+    def distinct(self) -> int:
+        return sum(self.level_sizes) + self.next_size
+
+
+def search_partitioned(
+    model: Model,
+    kernel,
+    symmetric: bool,
+    properties: frozenset[str] | None,
+    opts: Options,
+    on_progress: Callable[[Progress], None] | None = None,
+    every: float = 0.5,
+) -> Result:
+    """Search ``model`` breadth first over ``opts.workers`` partitions; see the module doc."""
+    start = time.perf_counter()
+    temporary = opts.checkpoint is None
+    folder = Path(tempfile.mkdtemp(prefix="electkit-run-")) if temporary else opts.checkpoint
+    job = (
+        opts.spec or model.name,
+        tuple(sorted(model.parameters.items())),
+        symmetric,
+        tuple(sorted(properties)) if properties is not None else None,
+        not kernel.exact,
+        opts.keep_going,
+    )
+    try:
+        manifest = _open_manifest(folder, job, opts)
+        with _transport(model, kernel, symmetric, properties, opts, folder, job) as transport:
+            run = _Run(model, kernel, symmetric, properties, opts, folder, transport, start)
+            return run.go(manifest, on_progress, every)
+    finally:
+        if temporary:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+class _transport:
+    """The transport the options ask for, closed on the way out."""
+
+    def __init__(self, model, kernel, symmetric, properties, opts, folder, job) -> None:
+        self.args = (model, kernel, symmetric, properties, opts, folder, job)
+        self.client_cm = None
+
+    def __enter__(self):
+        model, kernel, symmetric, properties, opts, folder, job = self.args
+        if opts.scheduler is not None:
+            self.client_cm = dask_client(opts.scheduler, opts.workers)
+            client = self.client_cm.__enter__()
+            self.transport = OnDask(client, job, opts.workers, folder, opts.memory_limit)
+            return self.transport
+        make = partition_factory(
+            model, kernel, symmetric, opts.workers, folder, opts.memory_limit, properties
+        )
+        kind = InProcess if opts.workers == 1 else Forked
+        self.transport = kind(make, opts.workers)
+        return self.transport
+
+    def __exit__(self, *exc) -> None:
+        try:
+            self.transport.close()
+        finally:
+            if self.client_cm is not None:
+                self.client_cm.__exit__(*exc)
+
+
+def _open_manifest(folder: Path, job: tuple, opts: Options) -> dict | None:
+    """The checkpoint to resume (None: a new run); ElectkitError if it does not fit."""
+    path = folder / MANIFEST
+    if not opts.resume:
+        if path.exists():
+            raise ElectkitError(
+                f"--checkpoint {folder}: it already holds a checkpoint (resume it with "
+                "--resume, or give a new folder)"
+            )
+        folder.mkdir(parents=True, exist_ok=True)
+        return None
+    if not path.is_file():
+        raise ElectkitError(f"--resume {folder}: no checkpoint there ({MANIFEST} is missing)")
+    try:
+        manifest = json.loads(path.read_text())
+        saved_job = _job_from_json(manifest["job"])
+        workers, round_size = manifest["workers"], manifest["round_size"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ElectkitError(f"--resume {folder}: {MANIFEST} is damaged ({exc})") from None
+    if saved_job != job:
+        raise ElectkitError(
+            f"--resume {folder}: the checkpoint is of another run ({_describe(saved_job)}); "
+            f"this one is {_describe(job)}"
+        )
+    if workers != opts.workers:
+        raise ElectkitError(
+            f"--resume {folder}: the checkpoint was made with --workers {workers}; resume with "
+            f"--workers {workers}"
+        )
+    opts.round_size = round_size
+    return manifest
+
+
+def _job_to_json(job: tuple) -> list:
+    spec, params, symmetric, props, generic, keep_going = job
+    return [spec, [list(p) for p in params], symmetric, props and list(props), generic, keep_going]
+
+
+def _job_from_json(value: list) -> tuple:
+    spec, params, symmetric, props, generic, keep_going = value
+    return (
+        spec,
+        tuple(tuple(p) for p in params),
+        symmetric,
+        tuple(props) if props is not None else None,
+        generic,
+        keep_going,
+    )
+
+
+def _describe(job: tuple) -> str:
+    spec, params, symmetric, props, _, keep_going = job
+    text = f"{spec} " + " ".join(f"{k}={v}" for k, v in params)
+    text += "" if symmetric else " without symmetry"
+    text += f" properties {','.join(props)}" if props else ""
+    return text + (" --continue" if keep_going else "")
+
+
+class _Run:
+    """One partitioned search, from its first level (or its checkpoint) to its verdict."""
+
+    def __init__(self, model, kernel, symmetric, properties, opts, folder, transport, start):
+        self.model, self.kernel, self.symmetric = model, kernel, symmetric
+        self.properties, self.opts, self.folder = properties, opts, folder
+        self.transport, self.start = transport, start
+        self.parts = opts.workers
+        self.stats = StatsFile(opts.stats, start) if opts.stats else None
+        self.rss = 0
+        self.disk = 0
+
+    def call(self, method: str, *args) -> list[Any]:
+        return self.transport.call(method, [args] * self.parts)
+
+    # --- the search ----------------------------------------------------------------------------
+    def go(self, manifest: dict | None, on_progress, every: float) -> Result:
+        if manifest is None:
+            t = Tallies(level_sizes=[])
+            bad = self._initial_level(t)
+            if bad is None:
+                self._save(t)
+        else:
+            t = Tallies(**manifest["tallies"])
+            stored = sum(self.call("resume", t.level + 1, t.rounds_done))
+            if stored != t.distinct:
+                raise ElectkitError(
+                    f"--resume {self.folder}: the checkpoint's files hold {stored:,} states, "
+                    f"its manifest says {t.distinct:,} (files were lost or changed)"
+                )
+            bad = None
+        next_report = time.perf_counter() + every
+        interrupted, bounded = False, False
+        try:
+            while bad is None:
+                size = t.level_sizes[t.level]
+                if size == 0:
+                    break
+                if self.opts.max_depth is not None and t.level >= self.opts.max_depth:
+                    bounded = True
+                    break
+                rounds = math.ceil(size / self.opts.round_size)
+                while t.rounds_done < rounds and bad is None:
+                    if interrupt_pending():
+                        raise KeyboardInterrupt
+                    bad = self._round(t)
+                    if bad is None:
+                        self._save(t)
+                    now = time.perf_counter()
+                    if now >= next_report:
+                        next_report = now + every
+                        queue = size - min(size, t.rounds_done * self.opts.round_size)
+                        progress = Progress(
+                            t.distinct, self._generated(t), queue + t.next_size, t.level + 1,
+                            now - self.start,
+                        )  # fmt: skip
+                        if on_progress is not None:
+                            on_progress(progress)
+                        if self.stats:
+                            self.stats.write("tick", progress, self.rss, self.disk)
+                if bad is None:
+                    t.level_sizes.append(t.next_size)
+                    t.level, t.rounds_done, t.next_size = t.level + 1, 0, 0
+                    self._save(t)
+                    if self.stats:
+                        self.stats.level(t, self._generated(t), self.rss, self.disk)
+        except KeyboardInterrupt:
+            interrupted = True
+        result = self._result(t, bad, interrupted, bounded)
+        if self.stats:
+            p = Progress(t.distinct, self._generated(t), 0, result.depth, result.seconds)
+            self.stats.write("done", p, self.rss, self.disk, verdict=result.verdict)
+            self.stats.file.close()
+        return result
+
+    def _initial_level(self, t: Tallies) -> tuple | None:
+        codec_pack = self.transport_codec()
+        rows = []
+        for ordinal, st in enumerate(self.kernel.init):
+            b = codec_pack.pack(st)
+            rows.append((codec_pack.fingerprint(st, b), ordinal, 0, INIT_ACTION, b))
+        return self._ingest_and_commit(t, 0, 0, _route(rows, self.parts), initial=True)
+
+    def transport_codec(self):
+        from checker.search.partition import codec_for
+
+        return codec_for(self.kernel)
+
+    def _round(self, t: Tallies) -> tuple | None:
+        size = t.level_sizes[t.level]
+        lo = t.rounds_done * self.opts.round_size
+        hi = min(size, lo + self.opts.round_size)
+        outs = self.call("expand", t.level, lo, hi)
+        before = (list(t.changed), list(t.fired), list(t.new_states), t.next_size)
+        for _, changed, fired in outs:
+            _add(t.changed, changed)
+            _add(t.fired, fired)
+        routed = [[out[0][j] for out in outs] for j in range(self.parts)]
+        bad = self._ingest_and_commit(t, t.level + 1, t.rounds_done, routed)
+        if bad is not None:
+            t.changed, t.fired, t.new_states, t.next_size = before
+            self._recount(t, lo, bad)
+        else:
+            t.rounds_done += 1
+        return bad
+
+    def _ingest_and_commit(
+        self, t: Tallies, level: int, round_no: int, routed: list[list[Batch]], initial=False
+    ) -> tuple | None:
+        keep_going = self.opts.keep_going
+        got = self.transport.call("ingest", [(level, round_no, b, keep_going) for b in routed])
+        keys = [g.keys for g in got]
+        base = t.next_size if not initial else 0
+        ranks = _ranks(keys, base)
+        self.transport.call("commit", [(level, round_no, r) for r in ranks])
+        self.rss = sum(g.rss for g in got) + (0 if self.parts == 1 else rss_bytes())
+        self.disk = sum(g.disk for g in got)
+        for g in got:
+            t.witnessed = sorted(set(t.witnessed) | g.witnessed)
+            _add(t.new_states, g.new_by_action)
+        new = sum(len(k) for k in keys)
+        if initial:
+            t.level_sizes.append(new)
+        else:
+            t.next_size += new
+        found = [g.violation for g in got if g.violation is not None]
+        if keep_going:
+            for g in got:
+                for name, (key, fp) in sorted(g.violations.items()):
+                    old = t.violations.get(name)
+                    if old is None or (old[0], old[1]) > (level, key):
+                        t.violations[name] = [level, key, fp]
+            return None
+        if not found:
+            return None
+        key, fp = min(found)
+        return (level, round_no, key, fp)
+
+    def _recount(self, t: Tallies, lo: int, bad: tuple) -> None:
+        """Counts as one process has them when it meets the violation: the round's parents
+        up to the violating successor, and the new states up to the violating one."""
+        level, round_no, key, _ = bad
+        last_rank, last_ordinal = key >> ORDINAL_BITS, key & ((1 << ORDINAL_BITS) - 1)
+        for changed, fired in self.call("tally_until", level - 1, lo, last_rank, last_ordinal):
+            _add(t.changed, changed)
+            _add(t.fired, fired)
+        for count, by_action in self.call("new_until", level, round_no, key):
+            t.next_size += count
+            _add(t.new_states, by_action)
+
+    def _save(self, t: Tallies) -> None:
+        manifest = {
+            "format": FORMAT,
+            "job": _job_to_json(self._job()),
+            "workers": self.parts,
+            "round_size": self.opts.round_size,
+            "tallies": t.__dict__,
+        }
+        path = self.folder / MANIFEST
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(manifest))
+        os.replace(tmp, path)
+
+    def _job(self) -> tuple:
+        return (
+            self.opts.spec or self.model.name,
+            tuple(sorted(self.model.parameters.items())),
+            self.symmetric,
+            tuple(sorted(self.properties)) if self.properties is not None else None,
+            not self.kernel.exact,
+            self.opts.keep_going,
+        )
+
+    def _generated(self, t: Tallies) -> int:
+        return len(self.kernel.init) + sum(t.fired)
+
+    # --- the result ----------------------------------------------------------------------------
+    def _result(self, t: Tallies, bad, interrupted: bool, bounded: bool) -> Result:
+        from checker.search.explore import concrete_path, first_violated
+
+        labels = self.kernel.action_labels
+        coverage = [
+            Coverage(label, t.fired[aid], t.changed[aid], t.new_states[aid])
+            for aid, label in enumerate(labels)
+        ]
+        props = self.model.properties()
+        sometimes = [p.name for p in props if p.kind == "sometimes"]
+        checked = [
+            p.name
+            for p in props
+            if p.kind == "sometimes" or self.properties is None or p.name in self.properties
+        ]
+        distinct = t.distinct
+        nonempty = [n for n in t.level_sizes if n]
+        depth = len(nonempty) - 1 if bad is None else bad[0]
+        # After Ctrl-C a worker may still be answering the cut-off request: ask it nothing.
+        peaks = [] if interrupted else self.call("peak_rss")
+        peak = sum(peaks) + (0 if self.parts == 1 and peaks else peak_rss_bytes())
+        result = Result(
+            verdict="interrupted" if interrupted else ("violation" if bad else "ok"),
+            property=None,
+            distinct_states=distinct,
+            generated_states=self._generated(t),
+            depth=max(depth, 0),
+            seconds=time.perf_counter() - self.start,
+            symmetry=self.symmetric,
+            exact=False,
+            collision_probability=distinct * distinct / 2.0**65,
+            coverage=coverage,
+            witnessed=[n for n in sometimes if n in t.witnessed],
+            unwitnessed=[n for n in sometimes if n not in t.witnessed],
+            checked=checked,
+        )
+        result.bounded = bounded
+        result.peak_memory = peak
+        result.disk_bytes = self.disk
+        result.workers = self.parts
+        if bad is not None:
+            chain = self._chain(bad[0], bad[3])
+            result.init_state, result.path = concrete_path(
+                self.model, self.kernel, chain, self.kernel.canonical if self.symmetric else None,
+                None,
+            )  # fmt: skip
+            last = result.path[-1].state if result.path else result.init_state
+            result.property = first_violated(self.model, last, self.properties)
+        elif t.violations and not interrupted:
+            found = sorted(t.violations.items(), key=lambda kv: (kv[1][0], kv[1][1]))
+            result.violations = []
+            for name, (level, _, fp) in found:
+                chain = self._chain(level, fp)
+                init, path = concrete_path(
+                    self.model, self.kernel, chain,
+                    self.kernel.canonical if self.symmetric else None, None,
+                )  # fmt: skip
+                result.violations.append((name, init, path))
+            result.verdict = "violation"
+            result.property, result.init_state, result.path = result.violations[0]
+        elif result.verdict == "ok" and result.unwitnessed and not bounded:
+            result.verdict, result.property = "violation", result.unwitnessed[0]
+            result.vacuous = True
+        return result
+
+    def _chain(self, level: int, fp: int) -> list:
+        """The stored states from an initial state to the state ``fp`` of ``level``."""
+        unpack = self.transport_codec().unpack
+        chain = []
+        for lv in range(level, -1, -1):
+            found = [r for r in self.call("lookup", lv, fp) if r is not None]
+            parent, packed = found[0]
+            chain.append(unpack(packed))
+            fp = parent
+        chain.reverse()
+        return chain
+
+
+def _route(rows: list[tuple], parts: int) -> list[list[Batch]]:
+    per = [[] for _ in range(parts)]
+    for row in rows:
+        per[row[0] % parts].append(row)
+    return [[Batch.of(r)] for r in per]
+
+
+def _ranks(keys: list[np.ndarray], base: int) -> list[np.ndarray]:
+    """Each partition's keys' ranks among all partitions' keys (distinct), from ``base``."""
+    if len(keys) == 1:
+        return [base + np.arange(len(keys[0]), dtype=np.int64)]
+    every = np.concatenate(keys)
+    rank = np.empty(len(every), dtype=np.int64)
+    rank[np.argsort(every, kind="stable")] = base + np.arange(len(every), dtype=np.int64)
+    out, at = [], 0
+    for k in keys:
+        out.append(rank[at : at + len(k)])
+        at += len(k)
+    return out
+
+
+def _add(total: list[int], delta: list[int]) -> None:
+    for i, value in enumerate(delta):
+        if value:
+            total[i] += value
+
+
+class StatsFile:
+    """Progress as JSON lines: a line a tick, one at the end of each level, one at the end."""
+
+    def __init__(self, path: Path, start: float) -> None:
+        self.path, self.start = Path(path), start
+        self.last = (start, 0)
+        self.file = open(self.path, "a", buffering=1)  # noqa: SIM115 - closed by close()
+
+    def write(self, event: str, p: Progress, rss: int, disk: int, **extra: Any) -> None:
+        now = time.perf_counter()
+        then, before = self.last
+        rate = (p.distinct - before) / (now - then) if now > then else 0.0
+        self.last = (now, p.distinct)
+        line = {
+            "t": round(now - self.start, 3), "depth": p.depth, "distinct": p.distinct,
+            "generated": p.generated, "queue": p.queue, "rate": round(rate, 1), "rss": rss,
+            "disk": disk, "event": event, **extra,
+        }  # fmt: skip
+        self.file.write(json.dumps(line) + "\n")
+
+    def level(self, t: Tallies, generated: int, rss: int, disk: int) -> None:
+        sizes = t.level_sizes
+        extra = {"level_size": sizes[-1]}
+        left = levels_left(sizes)
+        if left is not None:
+            extra["levels_left"] = left
+        p = Progress(t.distinct, generated, sizes[-1], len(sizes) - 1, 0.0)
+        self.write("level", p, rss, disk, **extra)
+
+
+def levels_left(sizes: list[int]) -> int | None:
+    """An estimate of the levels still to come, once the levels shrink: at the last ratio of
+    one level to the one before, how many more until a level is empty (None while growing).
+
+    >>> levels_left([1, 10, 100, 50, 25])
+    5
+    >>> levels_left([1, 10, 100]) is None
+    True
+    """
+    if len(sizes) < 3 or sizes[-1] == 0:
+        return 0 if sizes and sizes[-1] == 0 else None
+    ratio = sizes[-1] / sizes[-2]
+    if ratio >= 1:
+        return None
+    return max(1, math.ceil(math.log(sizes[-1]) / -math.log(ratio)))

@@ -1,0 +1,385 @@
+"""One partition of the partitioned search: the states whose fingerprint it owns.
+
+A :class:`Partition` owns the states with ``fingerprint % parts == index``: their visited set
+(a :class:`~checker.search.fpset.FingerprintSet`) and, on disk under its folder, every state it
+stored, level by level, with its parent's fingerprint. It does three things a round, each
+called by the coordinator (levels.py) through a transport (transport.py):
+
+- :meth:`expand` the frontier states whose rank in the level is in [lo, hi): every successor
+  becomes a *candidate* carrying its fingerprint, its packed state, its parent's fingerprint,
+  its action and its *key*, ``parent rank << 16 | ordinal``: the order in which one process
+  searching breadth first would meet it. Candidates go to their owners in batches.
+- :meth:`ingest` the candidates it owns: of several with one fingerprint the least key wins
+  (the first discovery); those not seen before are the round's new states, checked against the
+  properties in key order.
+- :meth:`commit` the new states with their ranks in the next level (the coordinator merges the
+  keys of every partition into ranks), written to one file per round: the checkpoint.
+
+So the states, their order, the parents and the first violation do not depend on how many
+partitions there are: they are those of one process searching breadth first.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import re
+import resource
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xxhash
+
+from checker.search.fpset import FingerprintSet
+
+ORDINAL_BITS = 16  # successors of one state: fewer than 65,536
+RECENT_LIMIT = 1 << 21  # successors remembered between rounds, to send each once (~160 MB)
+ROUND_FILE = re.compile(r"L(\d+)-r(\d+)\.npz")
+
+
+@dataclass(frozen=True)
+class Codec:
+    """States as bytes: packed for storage, fingerprinted for the visited set."""
+
+    pack: Callable[[Any], bytes]
+    unpack: Callable[[bytes], Any]
+    fingerprint: Callable[[Any, bytes], int]
+
+
+def codec_for(kernel) -> Codec:
+    """Fixed-width little-endian bytes for a compiled kernel's packed ints; pickles (with the
+    kernel's own JSON fingerprint, which does not depend on pickling) for any other."""
+    digest = xxhash.xxh3_64_intdigest
+    if kernel.exact:  # packed ints
+        top = max(kernel.offsets) + kernel.local_bits if kernel.offsets else kernel.low_bits
+        width = max(1, (top + 7) // 8)
+        return Codec(
+            lambda st: st.to_bytes(width, "little"),
+            lambda b: int.from_bytes(b, "little"),
+            lambda st, b: digest(b) or 1,
+        )
+    return Codec(
+        lambda st: pickle.dumps(st, protocol=5),
+        pickle.loads,
+        lambda st, b: kernel.fingerprint(st) or 1,
+    )
+
+
+@dataclass
+class Batch:
+    """Candidates, as arrays: fingerprint, key, parent fingerprint, action, packed state."""
+
+    fps: np.ndarray
+    keys: np.ndarray
+    parents: np.ndarray
+    aids: np.ndarray
+    offsets: np.ndarray  # state i is blob[offsets[i]:offsets[i + 1]]
+    blob: bytes
+
+    @staticmethod
+    def of(rows: list[tuple[int, int, int, int, bytes]]) -> Batch:
+        if not rows:
+            return Batch.empty()
+        fps, keys, parents, aids, blobs = zip(*rows, strict=True)
+        offsets = np.zeros(len(blobs) + 1, dtype=np.int64)
+        np.cumsum(np.fromiter(map(len, blobs), dtype=np.int64, count=len(blobs)), out=offsets[1:])
+        return Batch(
+            np.array(fps, dtype=np.uint64),
+            np.array(keys, dtype=np.int64),
+            np.array(parents, dtype=np.uint64),
+            np.array(aids, dtype=np.uint8),
+            offsets,
+            b"".join(blobs),
+        )
+
+    @staticmethod
+    def empty() -> Batch:
+        z = np.zeros(0, dtype=np.uint64)
+        return Batch(z, z.astype(np.int64), z, z.astype(np.uint8), np.zeros(1, np.int64), b"")
+
+    def __len__(self) -> int:
+        return len(self.fps)
+
+    def state(self, i: int) -> bytes:
+        return self.blob[self.offsets[i] : self.offsets[i + 1]]
+
+    def take(self, idx: np.ndarray) -> Batch:
+        """The candidates at ``idx``, in that order."""
+        blobs = [self.state(i) for i in idx.tolist()]
+        offsets = np.zeros(len(blobs) + 1, dtype=np.int64)
+        np.cumsum(np.fromiter(map(len, blobs), dtype=np.int64, count=len(blobs)), out=offsets[1:])
+        return Batch(
+            self.fps[idx], self.keys[idx], self.parents[idx], self.aids[idx], offsets,
+            b"".join(blobs),
+        )  # fmt: skip
+
+    @staticmethod
+    def concat(batches: Sequence[Batch]) -> Batch:
+        batches = [b for b in batches if len(b)]
+        if not batches:
+            return Batch.empty()
+        offsets, base = [np.zeros(1, np.int64)], 0
+        for b in batches:
+            offsets.append(b.offsets[1:] + base)
+            base += b.offsets[-1]
+        return Batch(
+            np.concatenate([b.fps for b in batches]),
+            np.concatenate([b.keys for b in batches]),
+            np.concatenate([b.parents for b in batches]),
+            np.concatenate([b.aids for b in batches]),
+            np.concatenate(offsets),
+            b"".join(b.blob for b in batches),
+        )
+
+
+@dataclass
+class Ingested:
+    """What a partition reports of one round's new states."""
+
+    keys: np.ndarray  # sorted
+    violation: tuple[int, int] | None  # (key, fingerprint) of the first violating new state
+    violations: dict[str, tuple[int, int]]  # property -> (key, fingerprint), with `continue`
+    new_by_action: list[int]
+    witnessed: set[str]
+    rss: int
+    disk: int
+
+
+@dataclass
+class RoundFile:
+    path: Path
+    first_rank: int
+    last_rank: int
+    size: int
+
+
+def rss_bytes() -> int:
+    """This process's resident memory now (Linux /proc; elsewhere its peak)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        return peak_rss_bytes()
+
+
+def peak_rss_bytes() -> int:
+    """This process's peak resident memory."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+class Partition:
+    """The states one worker owns, and the three steps of a round over them."""
+
+    def __init__(
+        self,
+        kernel,
+        canon: Callable | None,
+        index: int,
+        parts: int,
+        folder: Path,
+        memory_limit: int | None = None,
+        first_violated: Callable[[Any], str | None] | None = None,
+    ) -> None:
+        self.kernel, self.canon, self.codec = kernel, canon, codec_for(kernel)
+        self.index, self.parts = index, parts
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.seen = FingerprintSet(memory_limit, self.folder)
+        self.levels: dict[int, list[RoundFile]] = {}
+        self.pending: tuple[int, int, Batch] | None = None
+        self.first_violated = first_violated  # names the property (for `continue`)
+        self._cache: tuple[Path, dict[str, np.ndarray]] | None = None
+        # Successors this partition already sent: their owners have them, with a key no
+        # greater (rounds go in key order), so sending them again changes nothing.
+        self.recent: set = set()
+        self.own = Batch.empty()  # the candidates of the last expand that this one owns
+
+    # --- the three steps of a round ----------------------------------------------------------
+    def expand(self, level: int, lo: int, hi: int) -> tuple[list[Batch], list[int], list[int]]:
+        """Expand this partition's states of ``level`` ranked in [lo, hi); returns the
+        candidates per owner, and the tallies of successors and enabled actions by action."""
+        kernel, canon, codec, parts = self.kernel, self.canon, self.codec, self.parts
+        expand, pack, fingerprint = kernel.expand, codec.pack, codec.fingerprint
+        fired_before = kernel.fired_counts()
+        changed = [0] * 256
+        rows: list[list] = [[] for _ in range(parts)]
+        if len(self.recent) > RECENT_LIMIT:
+            self.recent = set()
+        seen_here = self.recent
+        for rank, parent_fp, packed in self._states(level, lo, hi):
+            base = rank << ORDINAL_BITS
+            for ordinal, (aid, nxt) in enumerate(expand(self.codec.unpack(packed))):
+                changed[aid] += 1
+                if canon is not None:
+                    nxt = canon(nxt)
+                if nxt in seen_here:
+                    continue
+                seen_here.add(nxt)
+                b = pack(nxt)
+                fp = fingerprint(nxt, b)
+                rows[fp % parts].append((fp, base | ordinal, parent_fp, aid, b))
+        fired = _minus(kernel.fired_counts(), fired_before)
+        batches = [Batch.of(r) for r in rows]
+        # Its own candidates stay here: only the others' cross a process boundary.
+        self.own, batches[self.index] = batches[self.index], Batch.empty()
+        return batches, changed, fired
+
+    def ingest(self, level: int, round_no: int, batches: Sequence[Batch], every: bool) -> Ingested:
+        """Take the candidates this partition owns for ``level``; keep the new ones pending
+        until :meth:`commit`. ``every``: name every property's first violation, not only the
+        first violation's."""
+        batch = Batch.concat([self.own, *batches])
+        self.own = Batch.empty()
+        order = np.lexsort((batch.keys, batch.fps))
+        sorted_fps = batch.fps[order]
+        first = np.ones(len(order), dtype=bool)
+        first[1:] = sorted_fps[1:] != sorted_fps[:-1]
+        winners = order[first]  # per fingerprint, the least key
+        fresh = winners[self.seen.add_new(batch.fps[winners])]
+        fresh = fresh[np.argsort(batch.keys[fresh], kind="stable")]
+        new = batch.take(fresh)
+        self.pending = (level, round_no, new)
+        violation, violations = None, {}
+        violates, unpack = self.kernel.violates, self.codec.unpack
+        for i in range(len(new)):
+            if violates(unpack(new.state(i))):
+                found = (int(new.keys[i]), int(new.fps[i]))
+                if violation is None:
+                    violation = found
+                if not every:
+                    break
+                name = self.first_violated(unpack(new.state(i))) if self.first_violated else None
+                violations.setdefault(name or "?", found)
+        by_action = np.bincount(new.aids, minlength=256)[:256].tolist()
+        return Ingested(
+            new.keys.copy(), violation, violations, by_action, set(self.kernel.witnessed),
+            rss_bytes(), self.disk_bytes(),
+        )  # fmt: skip
+
+    def commit(self, level: int, round_no: int, ranks: np.ndarray) -> None:
+        """Write the pending new states of (``level``, ``round_no``) with their ranks."""
+        pending_level, pending_round, new = self.pending
+        assert (pending_level, pending_round) == (level, round_no), "commit of another round"
+        self.pending = None
+        if not len(new):
+            return
+        path = self.folder / f"L{level}-r{round_no}.npz"
+        tmp = path.with_suffix(".tmp")
+        with open(tmp, "wb") as f:
+            np.savez(
+                f,
+                fps=new.fps,
+                parents=new.parents,
+                ranks=np.asarray(ranks, dtype=np.int64),
+                aids=new.aids,
+                keys=new.keys,
+                offsets=new.offsets,
+                blob=np.frombuffer(new.blob, dtype=np.uint8),
+            )
+        os.replace(tmp, path)
+        self.levels.setdefault(level, []).append(
+            RoundFile(path, int(ranks[0]), int(ranks[-1]), len(new))
+        )
+
+    # --- after a violation: counts as one process would have them -----------------------------
+    def tally_until(self, level: int, lo: int, last_rank: int, last_ordinal: int):
+        """Re-expand this partition's states of ``level`` ranked in [lo, last_rank]: the
+        tallies one process makes before it stops at successor ``last_ordinal`` of the state
+        ranked ``last_rank``."""
+        kernel, changed = self.kernel, [0] * 256
+        fired_before = kernel.fired_counts()
+        for rank, _, packed in self._states(level, lo, last_rank + 1):
+            for ordinal, (aid, _) in enumerate(kernel.expand(self.codec.unpack(packed))):
+                if rank == last_rank and ordinal > last_ordinal:
+                    break
+                changed[aid] += 1
+        return changed, _minus(kernel.fired_counts(), fired_before)
+
+    def new_until(self, level: int, round_no: int, key: int) -> tuple[int, list[int]]:
+        """How many of the round's new states come at or before ``key``, and by action."""
+        name = f"L{level}-r{round_no}.npz"
+        files = [f for f in self.levels.get(level, []) if f.path.name == name]
+        if not files:
+            return 0, [0] * 256
+        data = self._load(files[0].path)
+        upto = data["keys"] <= key
+        return int(upto.sum()), np.bincount(data["aids"][upto], minlength=256)[:256].tolist()
+
+    def lookup(self, level: int, fp: int) -> tuple[int, bytes] | None:
+        """The parent's fingerprint and the packed state of the state ``fp`` of ``level``."""
+        for f in self.levels.get(level, []):
+            data = self._load(f.path)
+            at = np.flatnonzero(data["fps"] == np.uint64(fp))
+            if at.size:
+                i = int(at[0])
+                offsets = data["offsets"]
+                return int(data["parents"][i]), data["blob"][offsets[i] : offsets[i + 1]].tobytes()
+        return None
+
+    # --- resuming ------------------------------------------------------------------------------
+    def resume(self, last_level: int, rounds_done: int) -> int:
+        """Reload what an earlier run committed: levels up to ``last_level``, whose first
+        ``rounds_done`` rounds are complete; later files are dropped. Returns the states kept."""
+        kept = []
+        for path in sorted(self.folder.glob("L*-r*.npz"), key=_round_order):
+            level, round_no = (int(x) for x in ROUND_FILE.fullmatch(path.name).groups())
+            if level > last_level or (level == last_level and round_no >= rounds_done):
+                path.unlink()
+                continue
+            kept.append((level, path))
+        for stale in [*self.folder.glob("*.tmp"), *self.folder.glob("visited-run-*.npy")]:
+            stale.unlink()
+        for level, path in kept:
+            data = self._load(path)
+            self.seen.add_new(data["fps"])
+            ranks = data["ranks"]
+            self.levels.setdefault(level, []).append(
+                RoundFile(path, int(ranks[0]), int(ranks[-1]), len(ranks))
+            )
+        return len(self.seen)
+
+    # --- helpers -------------------------------------------------------------------------------
+    def disk_bytes(self) -> int:
+        files = [f.path for files in self.levels.values() for f in files]
+        return sum(p.stat().st_size for p in files if p.exists()) + self.seen.disk_bytes
+
+    def stored(self) -> int:
+        return len(self.seen)
+
+    def peak_rss(self) -> int:
+        return peak_rss_bytes()
+
+    def _states(self, level: int, lo: int, hi: int):
+        """(rank, fingerprint, packed state) of this partition's states of ``level`` ranked
+        in [lo, hi), in rank order."""
+        for f in self.levels.get(level, []):
+            if f.last_rank < lo or f.first_rank >= hi:
+                continue
+            data = self._load(f.path)
+            ranks, offsets, blob, fps = data["ranks"], data["offsets"], data["blob"], data["fps"]
+            a, b = np.searchsorted(ranks, [lo, hi])
+            if a == b:
+                continue
+            start, blob_bytes = int(offsets[a]), blob[offsets[a] : offsets[b]].tobytes()
+            local = (offsets[a : b + 1] - start).tolist()
+            pairs = zip(ranks[a:b].tolist(), fps[a:b].tolist(), strict=True)
+            for i, (rank, fp) in enumerate(pairs):
+                yield rank, fp, blob_bytes[local[i] : local[i + 1]]
+
+    def _load(self, path: Path) -> dict[str, np.ndarray]:
+        if self._cache is None or self._cache[0] != path:
+            with np.load(path) as data:
+                self._cache = (path, {k: data[k] for k in data.files})
+        return self._cache[1]
+
+
+def _round_order(path: Path) -> tuple[int, int]:
+    level, round_no = ROUND_FILE.fullmatch(path.name).groups()
+    return int(level), int(round_no)
+
+
+def _minus(after: list[int], before: list[int]) -> list[int]:
+    return [a - (before[i] if i < len(before) else 0) for i, a in enumerate(after)]
