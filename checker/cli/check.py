@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -43,12 +44,54 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help="check only this always-property (repeatable; default: all)",
     )
-    parser.add_argument("--workers", type=int, default=1, metavar="K", help="worker processes")
     parser.add_argument(
+        "--max-depth",
+        type=int,
+        metavar="D",
+        help="a bounded search: keep the states at depth D, expand none of them ('ok' then "
+        "holds up to depth D)",
+    )
+    scale = parser.add_argument_group(
+        "the partitioned search (any of these options runs it; same counts and counterexample "
+        "as the default search; see docs/scale.md)"
+    )
+    scale.add_argument(
+        "--workers",
+        type=int,
+        metavar="K",
+        help="K partitions, each in a process of its own, each owning its share of the states",
+    )
+    scale.add_argument(
         "--scheduler",
         metavar="ADDRESS",
-        help="expand on a Dask cluster: 'local' (a local cluster of --workers processes) or "
-        "a scheduler address such as tcp://host:8786 (needs electkit[distributed])",
+        help="run the partitions on a Dask cluster: 'local' (a local cluster of --workers "
+        "processes) or a scheduler address such as tcp://host:8786 (needs "
+        "electkit[distributed])",
+    )
+    scale.add_argument(
+        "--checkpoint",
+        metavar="DIR",
+        help="keep the run in DIR (a new folder): a checkpoint after every round",
+    )
+    scale.add_argument(
+        "--resume",
+        metavar="DIR",
+        help="carry on the run checkpointed in DIR (with the options that started it)",
+    )
+    scale.add_argument(
+        "--memory-limit",
+        metavar="SIZE",
+        help="visited set in memory up to SIZE (e.g. 512M, 8G), the rest in sorted runs on disk",
+    )
+    scale.add_argument(
+        "--continue",
+        dest="keep_going",
+        action="store_true",
+        help="do not stop at a violation: report each violated property's shortest "
+        "counterexample",
+    )
+    scale.add_argument(
+        "--stats", metavar="PATH", help="append progress to PATH as JSON lines (see docs/scale.md)"
     )
     parser.add_argument("--trace-out", metavar="PATH", help="where to write a counterexample")
     parser.add_argument(
@@ -88,8 +131,7 @@ def check_model(args: argparse.Namespace, console: Console):
                 f"--property: {unknown[0]!r} is not an always-property of {bundle.name}; "
                 f"valid: {', '.join(sorted(names))}"
             )
-    if not 1 <= args.workers <= 256:
-        raise ElectkitError(f"--workers must be from 1 to 256, got {args.workers}")
+    search_options = scale_options(args)
     if args.scheduler is not None:
         try:
             import distributed  # noqa: F401
@@ -106,10 +148,9 @@ def check_model(args: argparse.Namespace, console: Console):
                 model,
                 symmetry=not args.no_symmetry,
                 properties=frozenset(args.property) if args.property else None,
-                workers=args.workers,
-                scheduler=args.scheduler,
                 spec=args.spec,
                 on_progress=None if args.quiet else progress,
+                **search_options,
             )
     except ModelError as exc:
         raise ElectkitError(f"{model.name}: {exc}") from None
@@ -118,18 +159,20 @@ def check_model(args: argparse.Namespace, console: Console):
     finally:
         progress.stop()
     trace_path = None
+    result.traces = {}  # --continue: each violated property's trace
+    for prop, init, path in result.violations[1:]:
+        trace = Trace(model, init, path, _meta(model, prop))
+        written = write_trace(trace, default_trace_path(model, prop), "--trace-out")
+        result.traces[prop] = str(written)
+        if not args.quiet:
+            console.print(f"{prop}: counterexample of {len(path)} steps written to {written}")
     if result.verdict == "violation" and not result.vacuous:
         path = (
             Path(args.trace_out) if args.trace_out else default_trace_path(model, result.property)
         )
-        meta = {
-            "property": result.property,
-            "verdict": "violation",
-            "expect": "diverges" if model.parameters.get("variant") else "conforms",
-            "description": f"shortest counterexample to {result.property}, found by electkit check",
-        }
-        trace = Trace(model, result.init_state, result.path, meta)
+        trace = Trace(model, result.init_state, result.path, _meta(model, result.property))
         trace_path = str(write_trace(trace, path, "--trace-out"))
+        result.traces = {result.property: trace_path, **result.traces}
     if not args.quiet:
         console.print(summary_table(model, result))
         console.print(coverage_table(result))
@@ -143,6 +186,62 @@ def check_model(args: argparse.Namespace, console: Console):
             console.print(f"trace written to {trace_path}", soft_wrap=True)
             console.print(f"replay it: electkit replay {trace_path}", soft_wrap=True)
     return model, result, trace_path
+
+
+def _meta(model, prop: str) -> dict:
+    return {
+        "property": prop,
+        "verdict": "violation",
+        "expect": "diverges" if model.parameters.get("variant") else "conforms",
+        "description": f"shortest counterexample to {prop}, found by electkit check",
+    }
+
+
+SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([KMGT]?)(?:I?B)?", re.IGNORECASE)
+
+
+def parse_size(text: str, option: str) -> int:
+    """Bytes of a size such as 512M or 8G (powers of 1024); ElectkitError if it is none."""
+    match = SIZE.fullmatch(text.strip())
+    if not match:
+        raise ElectkitError(f"{option}: {text!r} is not a size (write it as 512M or 8G)")
+    number, unit = float(match.group(1)), match.group(2).upper()
+    size = int(number * 1024 ** " KMGT".index(unit or " "))
+    if size < 1 << 20:
+        raise ElectkitError(f"{option}: {text!r} is less than 1M")
+    return size
+
+
+def scale_options(args: argparse.Namespace) -> dict:
+    """The keyword arguments of explore() that the search options ask for, checked."""
+    if args.workers is not None and not 1 <= args.workers <= 256:
+        raise ElectkitError(f"--workers must be from 1 to 256, got {args.workers}")
+    if args.max_depth is not None and args.max_depth < 0:
+        raise ElectkitError(f"--max-depth must be 0 or more, got {args.max_depth}")
+    if args.resume and args.checkpoint and Path(args.resume) != Path(args.checkpoint):
+        raise ElectkitError("--resume DIR carries on the checkpoint in DIR: drop --checkpoint")
+    folder = args.resume or args.checkpoint
+    if folder is not None:
+        where = Path(folder)
+        if where.exists() and not where.is_dir():
+            option = "--resume" if args.resume else "--checkpoint"
+            raise ElectkitError(f"{option}: {where} is not a folder")
+    if args.stats is not None:
+        check_output_path(args.stats, "--stats") if not Path(args.stats).exists() else None
+        if Path(args.stats).exists() and not Path(args.stats).is_file():
+            raise ElectkitError(f"--stats: {args.stats} is not a file")
+    return {
+        "workers": args.workers,
+        "scheduler": args.scheduler,
+        "max_depth": args.max_depth,
+        "checkpoint": Path(folder) if folder is not None else None,
+        "resume": args.resume is not None,
+        "memory_limit": parse_size(args.memory_limit, "--memory-limit")
+        if args.memory_limit
+        else None,
+        "keep_going": args.keep_going,
+        "stats": Path(args.stats) if args.stats else None,
+    }
 
 
 def run(args: argparse.Namespace) -> int:
@@ -208,6 +307,15 @@ def result_json(model, result: Result, trace_path: str | None) -> dict:
         "witnessed": result.witnessed,
         "unwitnessed": result.unwitnessed,
         "vacuous": result.vacuous,
+        "bounded": result.bounded,
+        "workers": result.workers,
+        "peak_memory": result.peak_memory,
+        "violations": [
+            {"property": prop, "trace": where, "trace_length": len(path)}
+            for (prop, _, path), where in zip(
+                result.violations, getattr(result, "traces", {}).values(), strict=False
+            )
+        ],
         "coverage": {
             c.action: {"enabled": c.fired, "changed": c.changed, "new": c.new_states}
             for c in result.coverage

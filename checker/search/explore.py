@@ -58,13 +58,12 @@ def explore(
     Parameters: ``symmetry`` stores one state per orbit under renaming of server ids, when
     the model declares symmetry (``symmetric = True``; checked on a sample of states first);
     ``properties`` limits the ``always`` properties checked to those names (None: all);
-    ``generic`` forces the generic kernel; ``workers`` > 1 expands each level in that many
-    processes (parallel.py), with the same result; ``scheduler`` runs those levels on
-    a Dask cluster instead ("local", or a scheduler address), whose workers rebuild the model
-    from ``spec`` (default: the model's name) and its parameters; ``on_progress`` is called about
-    every ``progress_every`` seconds; ``max_depth`` stops after the states at that depth.
-    Returns a :class:`Result`; on the first violated ``always`` property, its shortest
-    counterexample is in ``result.path``. Ctrl-C stops the search and returns what was
+    ``generic`` forces the generic kernel; ``scheduler`` runs the partitions on a Dask cluster
+    ("local", or a scheduler address), whose workers rebuild the model from ``spec``
+    (default: the model's name) and its parameters; ``on_progress`` is called about every
+    ``progress_every`` seconds; ``max_depth`` stops after the states at that depth. Returns a
+    :class:`Result`; on the first violated ``always`` property, its shortest counterexample is
+    in ``result.path``. Ctrl-C stops the search and returns what was
     explored with verdict ``"interrupted"``.
 
     Any of ``workers``, ``scheduler``, ``checkpoint``, ``memory_limit``, ``keep_going`` or

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import pickle
+from array import array
 import re
 import resource
 from collections.abc import Callable, Sequence
@@ -47,6 +48,7 @@ class Codec:
     pack: Callable[[Any], bytes]
     unpack: Callable[[bytes], Any]
     fingerprint: Callable[[Any, bytes], int]
+    width: int | None = None  # packed ints: bytes each (the hot loop inlines pack and hash)
 
 
 def codec_for(kernel) -> Codec:
@@ -60,6 +62,7 @@ def codec_for(kernel) -> Codec:
             lambda st: st.to_bytes(width, "little"),
             lambda b: int.from_bytes(b, "little"),
             lambda st, b: digest(b) or 1,
+            width,
         )
     return Codec(
         lambda st: pickle.dumps(st, protocol=5),
@@ -85,12 +88,12 @@ class Batch:
             return Batch.empty()
         fps, keys, parents, aids, blobs = zip(*rows, strict=True)
         offsets = np.zeros(len(blobs) + 1, dtype=np.int64)
-        np.cumsum(np.fromiter(map(len, blobs), dtype=np.int64, count=len(blobs)), out=offsets[1:])
+        np.cumsum(np.frombuffer(array("q", map(len, blobs)), dtype=np.int64), out=offsets[1:])
         return Batch(
-            np.array(fps, dtype=np.uint64),
-            np.array(keys, dtype=np.int64),
-            np.array(parents, dtype=np.uint64),
-            np.array(aids, dtype=np.uint8),
+            np.frombuffer(array("Q", fps), dtype=np.uint64),
+            np.frombuffer(array("q", keys), dtype=np.int64),
+            np.frombuffer(array("Q", parents), dtype=np.uint64),
+            np.frombuffer(array("B", aids), dtype=np.uint8),
             offsets,
             b"".join(blobs),
         )
@@ -106,15 +109,17 @@ class Batch:
     def state(self, i: int) -> bytes:
         return self.blob[self.offsets[i] : self.offsets[i + 1]]
 
-    def take(self, idx: np.ndarray) -> Batch:
-        """The candidates at ``idx``, in that order."""
-        blobs = [self.state(i) for i in idx.tolist()]
-        offsets = np.zeros(len(blobs) + 1, dtype=np.int64)
-        np.cumsum(np.fromiter(map(len, blobs), dtype=np.int64, count=len(blobs)), out=offsets[1:])
-        return Batch(
-            self.fps[idx], self.keys[idx], self.parents[idx], self.aids[idx], offsets,
+    def take(self, idx: np.ndarray) -> tuple[Batch, list[bytes]]:
+        """The candidates at ``idx``, in that order, and their packed states."""
+        blob, offsets = self.blob, self.offsets.tolist()
+        blobs = [blob[offsets[i] : offsets[i + 1]] for i in idx.tolist()]
+        new_offsets = np.zeros(len(blobs) + 1, dtype=np.int64)
+        np.cumsum(np.frombuffer(array("q", map(len, blobs)), dtype=np.int64), out=new_offsets[1:])
+        taken = Batch(
+            self.fps[idx], self.keys[idx], self.parents[idx], self.aids[idx], new_offsets,
             b"".join(blobs),
         )  # fmt: skip
+        return taken, blobs
 
     @staticmethod
     def concat(batches: Sequence[Batch]) -> Batch:
@@ -209,17 +214,22 @@ class Partition:
         if len(self.recent) > RECENT_LIMIT:
             self.recent = set()
         seen_here = self.recent
+        width, digest = codec.width, xxhash.xxh3_64_intdigest
         for rank, parent_fp, packed in self._states(level, lo, hi):
             base = rank << ORDINAL_BITS
-            for ordinal, (aid, nxt) in enumerate(expand(self.codec.unpack(packed))):
+            for ordinal, (aid, nxt) in enumerate(expand(codec.unpack(packed))):
                 changed[aid] += 1
                 if canon is not None:
                     nxt = canon(nxt)
                 if nxt in seen_here:
                     continue
                 seen_here.add(nxt)
-                b = pack(nxt)
-                fp = fingerprint(nxt, b)
+                if width:  # packed ints, inlined: this line runs for most successors
+                    b = nxt.to_bytes(width, "little")
+                    fp = digest(b) or 1
+                else:
+                    b = pack(nxt)
+                    fp = fingerprint(nxt, b)
                 rows[fp % parts].append((fp, base | ordinal, parent_fp, aid, b))
         fired = _minus(kernel.fired_counts(), fired_before)
         batches = [Batch.of(r) for r in rows]
@@ -240,18 +250,18 @@ class Partition:
         winners = order[first]  # per fingerprint, the least key
         fresh = winners[self.seen.add_new(batch.fps[winners])]
         fresh = fresh[np.argsort(batch.keys[fresh], kind="stable")]
-        new = batch.take(fresh)
+        new, blobs = batch.take(fresh)
         self.pending = (level, round_no, new)
         violation, violations = None, {}
         violates, unpack = self.kernel.violates, self.codec.unpack
-        for i in range(len(new)):
-            if violates(unpack(new.state(i))):
+        for i, packed in enumerate(blobs):
+            if violates(unpack(packed)):
                 found = (int(new.keys[i]), int(new.fps[i]))
                 if violation is None:
                     violation = found
                 if not every:
                     break
-                name = self.first_violated(unpack(new.state(i))) if self.first_violated else None
+                name = self.first_violated(unpack(packed)) if self.first_violated else None
                 violations.setdefault(name or "?", found)
         by_action = np.bincount(new.aids, minlength=256)[:256].tolist()
         return Ingested(

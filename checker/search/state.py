@@ -1,6 +1,6 @@
 """What a search is and what it returns: the shared vocabulary of every search loop.
 
-Kept apart from the loops (explore.py, parallel.py) so that each imports this and neither
+Kept apart from the loops (explore.py, levels.py) so that each imports this and neither
 imports the other.
 """
 
@@ -88,12 +88,11 @@ class Search:
     bad_index: int = -1
     depth: int = 0
     expanded: int = 0
-    fired: list[int] | None = None  # tallied by parallel workers; None: the kernel's own
     bounded: bool = False  # stopped at the maximum depth
 
     def fired_counts(self) -> list[int]:
         """How often each action was enabled in an expanded state."""
-        return list(self.fired) if self.fired is not None else self.kernel.fired_counts()
+        return self.kernel.fired_counts()
 
     def add_initial_states(self) -> None:
         for st in self.kernel.init:
