@@ -91,6 +91,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "counterexample",
     )
     scale.add_argument(
+        "--round-size",
+        type=int,
+        metavar="N",
+        help="states expanded per round, the unit of work between checkpoints (default 50000)",
+    )
+    scale.add_argument(
         "--stats", metavar="PATH", help="append progress to PATH as JSON lines (see docs/scale.md)"
     )
     parser.add_argument("--trace-out", metavar="PATH", help="where to write a counterexample")
@@ -216,6 +222,8 @@ def scale_options(args: argparse.Namespace) -> dict:
     """The keyword arguments of explore() that the search options ask for, checked."""
     if args.workers is not None and not 1 <= args.workers <= 256:
         raise ElectkitError(f"--workers must be from 1 to 256, got {args.workers}")
+    if args.round_size is not None and not 1 <= args.round_size <= 10**8:
+        raise ElectkitError(f"--round-size must be from 1 to 100000000, got {args.round_size}")
     if args.max_depth is not None and args.max_depth < 0:
         raise ElectkitError(f"--max-depth must be 0 or more, got {args.max_depth}")
     if args.resume and args.checkpoint and Path(args.resume) != Path(args.checkpoint):
@@ -241,6 +249,7 @@ def scale_options(args: argparse.Namespace) -> dict:
         else None,
         "keep_going": args.keep_going,
         "stats": Path(args.stats) if args.stats else None,
+        "round_size": args.round_size,
     }
 
 

@@ -52,6 +52,7 @@ def explore(
     memory_limit: int | None = None,
     keep_going: bool = False,
     stats: Path | None = None,
+    round_size: int | None = None,
 ) -> Result:
     """Explore every reachable state of ``model`` breadth first.
 
@@ -80,6 +81,7 @@ def explore(
         or memory_limit is not None
         or keep_going
         or stats is not None
+        or round_size is not None
     )
     symmetry = symmetry_applies(model, symmetry)
     if symmetry:
@@ -100,6 +102,8 @@ def explore(
             stats=None if stats is None else Path(stats),
             spec=spec,
         )
+        if round_size is not None:
+            opts.round_size = round_size
         try:
             return search_partitioned(
                 model, kernel, symmetry, properties, opts, on_progress, progress_every

@@ -36,8 +36,9 @@ from checker.search.transport import Forked, InProcess, OnDask, dask_client
 from spec.model import Model
 
 MANIFEST = "manifest.json"
-FORMAT = 1
+FORMAT = 2
 INIT_ACTION = 255  # the "action" of an initial state: tallied nowhere
+STATS_EVERY = 2.0  # seconds between "tick" lines of the stats file
 
 
 @dataclass
@@ -87,16 +88,18 @@ class Tallies:
     level: int = 0  # the level being expanded
     rounds_done: int = 0  # of that level
     next_size: int = 0  # new states of the next level so far
-    changed: list[int] | None = None
-    fired: list[int] | None = None
-    new_states: list[int] | None = None
+    changed: dict[str, int] | None = None  # by action name
+    fired: dict[str, int] | None = None
+    new_states: dict[str, int] | None = None
+    first_seen: dict[str, list[int]] | None = None  # action -> [level, rank, position]
     witnessed: list[str] | None = None
     violations: dict[str, list[int]] | None = None  # property -> [level, key, fingerprint]
 
     def __post_init__(self) -> None:
-        self.changed = self.changed or [0] * 256
-        self.fired = self.fired or [0] * 256
-        self.new_states = self.new_states or [0] * 256
+        self.changed = self.changed or {}
+        self.fired = self.fired or {}
+        self.new_states = self.new_states or {}
+        self.first_seen = self.first_seen or {}
         self.witnessed = self.witnessed or []
         self.violations = self.violations or {}
 
@@ -180,6 +183,8 @@ def _open_manifest(folder: Path, job: tuple, opts: Options) -> dict | None:
         raise ElectkitError(f"--resume {folder}: no checkpoint there ({MANIFEST} is missing)")
     try:
         manifest = json.loads(path.read_text())
+        if manifest["format"] != FORMAT:
+            raise ValueError(f"format {manifest['format']}; this electkit reads {FORMAT}")
         saved_job = _job_from_json(manifest["job"])
         workers, round_size = manifest["workers"], manifest["round_size"]
     except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -281,7 +286,7 @@ class _Run:
                         )  # fmt: skip
                         if on_progress is not None:
                             on_progress(progress)
-                        if self.stats:
+                        if self.stats and now >= self.stats.last[0] + STATS_EVERY:
                             self.stats.write("tick", progress, self.rss, self.disk)
                 if bad is None:
                     t.level_sizes.append(t.next_size)
@@ -316,10 +321,14 @@ class _Run:
         lo = t.rounds_done * self.opts.round_size
         hi = min(size, lo + self.opts.round_size)
         outs = self.call("expand", t.level, lo, hi)
-        before = (list(t.changed), list(t.fired), list(t.new_states), t.next_size)
-        for _, changed, fired in outs:
+        before = (dict(t.changed), dict(t.fired), dict(t.new_states), t.next_size)
+        for _, changed, fired, firsts in outs:
             _add(t.changed, changed)
             _add(t.fired, fired)
+            for label, (rank, position) in firsts.items():
+                seen = [t.level, rank, position]
+                if label not in t.first_seen or seen < t.first_seen[label]:
+                    t.first_seen[label] = seen
         routed = [[out[0][j] for out in outs] for j in range(self.parts)]
         bad = self._ingest_and_commit(t, t.level + 1, t.rounds_done, routed)
         if bad is not None:
@@ -397,16 +406,21 @@ class _Run:
         )
 
     def _generated(self, t: Tallies) -> int:
-        return len(self.kernel.init) + sum(t.fired)
+        return len(self.kernel.init) + sum(t.fired.values())
 
     # --- the result ----------------------------------------------------------------------------
     def _result(self, t: Tallies, bad, interrupted: bool, bounded: bool) -> Result:
         from checker.search.explore import concrete_path, first_violated
 
-        labels = self.kernel.action_labels
+        if self.kernel.exact:  # a compiled kernel: every action, in its order
+            labels = list(self.kernel.action_labels)
+        else:  # the actions met, in the order one process meets them
+            labels = sorted(t.first_seen, key=t.first_seen.__getitem__)
         coverage = [
-            Coverage(label, t.fired[aid], t.changed[aid], t.new_states[aid])
-            for aid, label in enumerate(labels)
+            Coverage(
+                label, t.fired.get(label, 0), t.changed.get(label, 0), t.new_states.get(label, 0)
+            )
+            for label in labels
         ]
         props = self.model.properties()
         sometimes = [p.name for p in props if p.kind == "sometimes"]
@@ -499,10 +513,9 @@ def _ranks(keys: list[np.ndarray], base: int) -> list[np.ndarray]:
     return out
 
 
-def _add(total: list[int], delta: list[int]) -> None:
-    for i, value in enumerate(delta):
-        if value:
-            total[i] += value
+def _add(total: dict[str, int], delta: dict[str, int]) -> None:
+    for label, value in delta.items():
+        total[label] = total.get(label, 0) + value
 
 
 class StatsFile:

@@ -23,11 +23,11 @@ from __future__ import annotations
 
 import os
 import pickle
-from array import array
 import re
 import resource
+from array import array
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -81,9 +81,10 @@ class Batch:
     aids: np.ndarray
     offsets: np.ndarray  # state i is blob[offsets[i]:offsets[i + 1]]
     blob: bytes
+    labels: tuple[str, ...] = ()  # action id -> name, as the partition that made it has them
 
     @staticmethod
-    def of(rows: list[tuple[int, int, int, int, bytes]]) -> Batch:
+    def of(rows: list[tuple[int, int, int, int, bytes]], labels: tuple[str, ...] = ()) -> Batch:
         if not rows:
             return Batch.empty()
         fps, keys, parents, aids, blobs = zip(*rows, strict=True)
@@ -96,6 +97,7 @@ class Batch:
             np.frombuffer(array("B", aids), dtype=np.uint8),
             offsets,
             b"".join(blobs),
+            labels,
         )
 
     @staticmethod
@@ -117,7 +119,7 @@ class Batch:
         np.cumsum(np.frombuffer(array("q", map(len, blobs)), dtype=np.int64), out=new_offsets[1:])
         taken = Batch(
             self.fps[idx], self.keys[idx], self.parents[idx], self.aids[idx], new_offsets,
-            b"".join(blobs),
+            b"".join(blobs), self.labels,
         )  # fmt: skip
         return taken, blobs
 
@@ -137,6 +139,7 @@ class Batch:
             np.concatenate([b.aids for b in batches]),
             np.concatenate(offsets),
             b"".join(b.blob for b in batches),
+            batches[0].labels,
         )
 
 
@@ -147,7 +150,7 @@ class Ingested:
     keys: np.ndarray  # sorted
     violation: tuple[int, int] | None  # (key, fingerprint) of the first violating new state
     violations: dict[str, tuple[int, int]]  # property -> (key, fingerprint), with `continue`
-    new_by_action: list[int]
+    new_by_action: dict[str, int]
     witnessed: set[str]
     rss: int
     disk: int
@@ -201,11 +204,16 @@ class Partition:
         # greater (rounds go in key order), so sending them again changes nothing.
         self.recent: set = set()
         self.own = Batch.empty()  # the candidates of the last expand that this one owns
+        # Action names by id, as this partition stores them. A generic kernel names actions
+        # as it meets them, so each partition's kernel numbers them its own way.
+        self.labels: list[str] = list(kernel.action_labels)
+        self.label_ids = {label: i for i, label in enumerate(self.labels)}
 
     # --- the three steps of a round ----------------------------------------------------------
-    def expand(self, level: int, lo: int, hi: int) -> tuple[list[Batch], list[int], list[int]]:
+    def expand(self, level: int, lo: int, hi: int) -> tuple[list[Batch], dict, dict, dict]:
         """Expand this partition's states of ``level`` ranked in [lo, hi); returns the
-        candidates per owner, and the tallies of successors and enabled actions by action."""
+        candidates per owner, the tallies of successors and of enabled actions by action, and
+        where each action this partition had not met before was first met: (rank, position)."""
         kernel, canon, codec, parts = self.kernel, self.canon, self.codec, self.parts
         expand, pack, fingerprint = kernel.expand, codec.pack, codec.fingerprint
         fired_before = kernel.fired_counts()
@@ -215,9 +223,15 @@ class Partition:
             self.recent = set()
         seen_here = self.recent
         width, digest = codec.width, xxhash.xxh3_64_intdigest
+        labels, firsts = kernel.action_labels, {}
         for rank, parent_fp, packed in self._states(level, lo, hi):
             base = rank << ORDINAL_BITS
-            for ordinal, (aid, nxt) in enumerate(expand(codec.unpack(packed))):
+            known = len(labels)
+            successors = expand(codec.unpack(packed))
+            if len(labels) > known:
+                for i, label in enumerate(labels[known:]):
+                    firsts[label] = (rank, i)
+            for ordinal, (aid, nxt) in enumerate(successors):
                 changed[aid] += 1
                 if canon is not None:
                     nxt = canon(nxt)
@@ -232,16 +246,17 @@ class Partition:
                     fp = fingerprint(nxt, b)
                 rows[fp % parts].append((fp, base | ordinal, parent_fp, aid, b))
         fired = _minus(kernel.fired_counts(), fired_before)
-        batches = [Batch.of(r) for r in rows]
+        names = tuple(labels)
+        batches = [Batch.of(r, names) for r in rows]
         # Its own candidates stay here: only the others' cross a process boundary.
         self.own, batches[self.index] = batches[self.index], Batch.empty()
-        return batches, changed, fired
+        return batches, _named(changed, names), _named(fired, names), firsts
 
     def ingest(self, level: int, round_no: int, batches: Sequence[Batch], every: bool) -> Ingested:
         """Take the candidates this partition owns for ``level``; keep the new ones pending
         until :meth:`commit`. ``every``: name every property's first violation, not only the
         first violation's."""
-        batch = Batch.concat([self.own, *batches])
+        batch = Batch.concat([self._renumbered(b) for b in (self.own, *batches)])
         self.own = Batch.empty()
         order = np.lexsort((batch.keys, batch.fps))
         sorted_fps = batch.fps[order]
@@ -263,7 +278,7 @@ class Partition:
                     break
                 name = self.first_violated(unpack(packed)) if self.first_violated else None
                 violations.setdefault(name or "?", found)
-        by_action = np.bincount(new.aids, minlength=256)[:256].tolist()
+        by_action = _named(np.bincount(new.aids, minlength=256).tolist(), self.labels)
         return Ingested(
             new.keys.copy(), violation, violations, by_action, set(self.kernel.witnessed),
             rss_bytes(), self.disk_bytes(),
@@ -306,17 +321,19 @@ class Partition:
                 if rank == last_rank and ordinal > last_ordinal:
                     break
                 changed[aid] += 1
-        return changed, _minus(kernel.fired_counts(), fired_before)
+        names = tuple(kernel.action_labels)
+        return _named(changed, names), _named(_minus(kernel.fired_counts(), fired_before), names)
 
-    def new_until(self, level: int, round_no: int, key: int) -> tuple[int, list[int]]:
+    def new_until(self, level: int, round_no: int, key: int) -> tuple[int, dict[str, int]]:
         """How many of the round's new states come at or before ``key``, and by action."""
         name = f"L{level}-r{round_no}.npz"
         files = [f for f in self.levels.get(level, []) if f.path.name == name]
         if not files:
-            return 0, [0] * 256
+            return 0, {}
         data = self._load(files[0].path)
         upto = data["keys"] <= key
-        return int(upto.sum()), np.bincount(data["aids"][upto], minlength=256)[:256].tolist()
+        by_action = np.bincount(data["aids"][upto], minlength=256).tolist()
+        return int(upto.sum()), _named(by_action, self.labels)
 
     def lookup(self, level: int, fp: int) -> tuple[int, bytes] | None:
         """The parent's fingerprint and the packed state of the state ``fp`` of ``level``."""
@@ -352,6 +369,17 @@ class Partition:
         return len(self.seen)
 
     # --- helpers -------------------------------------------------------------------------------
+    def _renumbered(self, batch: Batch) -> Batch:
+        """``batch`` with its action ids in this partition's numbering."""
+        if not batch.labels or list(batch.labels) == self.labels[: len(batch.labels)]:
+            return batch
+        for label in batch.labels:
+            if label not in self.label_ids:
+                self.label_ids[label] = len(self.labels)
+                self.labels.append(label)
+        mapping = np.array([self.label_ids[label] for label in batch.labels], dtype=np.uint8)
+        return replace(batch, aids=mapping[batch.aids], labels=tuple(self.labels))
+
     def disk_bytes(self) -> int:
         files = [f.path for files in self.levels.values() for f in files]
         return sum(p.stat().st_size for p in files if p.exists()) + self.seen.disk_bytes
@@ -389,6 +417,11 @@ class Partition:
 def _round_order(path: Path) -> tuple[int, int]:
     level, round_no = ROUND_FILE.fullmatch(path.name).groups()
     return int(level), int(round_no)
+
+
+def _named(counts: list[int], labels: Sequence[str]) -> dict[str, int]:
+    """Tallies by action id as tallies by action name (ids with no name are dropped)."""
+    return {label: counts[i] for i, label in enumerate(labels) if i < len(counts) and counts[i]}
 
 
 def _minus(after: list[int], before: list[int]) -> list[int]:
