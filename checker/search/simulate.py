@@ -50,7 +50,7 @@ from typing import Any
 import xxhash
 
 from spec.actor import action_kind
-from spec.model import Model, Property, State, Step
+from spec.model import Model, ModelError, Property, State, Step
 
 __all__ = ["Estimate", "Simulation", "Violation", "Walk", "estimate_states", "simulate", "walk"]
 
@@ -175,7 +175,11 @@ def walk(
                 return taken
         if len(taken.path) >= depth:
             return taken
-        enabled = list(model.steps(state))
+        try:
+            enabled = list(model.steps(state))
+        except ModelError as exc:
+            where = " ; ".join(step.label() for step in taken.path) or "(an initial state)"
+            raise ModelError(f"{exc}, in walk {index} of seed {seed}, after: {where}") from None
         moving = [step for step in enabled if step.state != state]
         if not moving:
             return taken
@@ -251,7 +255,7 @@ def simulate(
             totals["longest"] = max(totals["longest"], len(taken.path))
             if not taken.violated and len(taken.path) < depth:
                 totals["stuck"] += 1
-            for name in taken.violated:
+            for name in taken.violated if keep_going else taken.violated[:1]:
                 found.setdefault(name, Violation(name, index, taken.init, taken.path))
             if found and (not keep_going or len(found) == len(always)):
                 break
