@@ -104,7 +104,9 @@ def refuse_bad_simulation_options(args: argparse.Namespace) -> None:
         ("--liveness", args.liveness),
     ):
         if clash:
-            raise ElectkitError(f"{flag} does not go with --simulate (the walks run in one process)")
+            raise ElectkitError(
+                f"{flag} does not go with --simulate (the walks run in one process)"
+            )
     if args.keep_going and args.trace_out is not None:
         raise ElectkitError(
             "--trace-out names one file; with --continue each violated property's walk is "
@@ -235,7 +237,9 @@ def _report(console: Console, model, args, sim: Simulation, traces: list[str]) -
         f"{e.doubletons:,} in two",
     )
     table.add_row("sample coverage", f"{e.sample_coverage:.1%} of visits were to a known state")
-    table.add_row("time", f"{sim.seconds:.2f} s ({sim.steps / max(sim.seconds, 1e-9):,.0f} steps/s)")
+    table.add_row(
+        "time", f"{sim.seconds:.2f} s ({sim.steps / max(sim.seconds, 1e-9):,.0f} steps/s)"
+    )
     if sim.witnessed or sim.unwitnessed:
         table.add_row("sometimes, witnessed", ", ".join(sim.witnessed) or "-")
         if sim.unwitnessed:
