@@ -71,9 +71,10 @@ def _checked(record: Any, where: str) -> dict[str, Any]:
         if isinstance(value, bool) or not isinstance(value, types) or value < 0:
             kind = "a number" if float in types else "an integer"
             raise StatsError(f"{where}: field {key!r} must be {kind} >= 0, got {value!r}")
-    if record.get("event") not in EVENTS:
+    event = record.get("event")
+    if event not in EVENTS:
         raise StatsError(
-            f"{where}: field 'event' must be one of {', '.join(EVENTS)}, got {record.get('event')!r}"
+            f"{where}: field 'event' must be one of {', '.join(EVENTS)}, got {event!r}"
         )
     if record["event"] == "level":
         size = record.get("level_size")

@@ -1,4 +1,5 @@
-"""benchmarks/plot_stats.py: a `check --stats` file drawn as a PNG; a bad line named by file:line."""
+"""benchmarks/plot_stats.py: a `check --stats` file drawn as a PNG; a bad line named by
+file:line."""
 
 from __future__ import annotations
 
