@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 
 import pytest
@@ -131,6 +132,26 @@ def test_a_walk_trace_replays_and_views(tmp_path):
     view = run("view", str(out), "-o", str(page))
     assert view.returncode == 0, view.stderr
     assert page.stat().st_size > 1000
+
+
+def test_ctrl_c_ends_the_walks_with_130_and_reports_what_was_walked():
+    argv = [ELECTKIT, "check", "--simulate", "--walks", "1000000000", "--depth", "60",
+            "--seed", "0", "--max-term", "25", "--json"]  # fmt: skip
+    proc = subprocess.Popen(
+        argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        line = proc.stderr.readline()  # the first progress line: the walks are running
+        assert "walks" in line and "distinct" in line, line
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == 130, err
+    result = last_json(out)
+    assert result["verdict"] == "interrupted" and 0 < result["walks"] < 10**9
+    assert "Traceback" not in err and "interrupted" in err
 
 
 @pytest.mark.parametrize(
