@@ -116,10 +116,10 @@ def refuse_bad_simulation_options(args: argparse.Namespace) -> None:
 
 def run_simulation(args: argparse.Namespace, console: Console) -> int:
     """Run the walks the options ask for, report them, write each violating walk as a trace."""
+    bundle, model = model_from_args(args, search=False)  # first: --list-params lists and exits
     refuse_bad_simulation_options(args)
     if args.trace_out is not None:  # refused before the walks, not after them
         check_output_path(args.trace_out, "--trace-out")
-    bundle, model = model_from_args(args, search=False)
     with user_model_errors(bundle):
         names = [p.name for p in model.properties() if p.kind == "always"]
     unknown = sorted(set(args.property or ()) - set(names))
