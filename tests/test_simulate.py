@@ -113,6 +113,40 @@ def test_continue_collects_several_violated_properties_each_with_its_trace():
         )
 
 
+USER_MODEL = """
+from spec.model import Model, Property, Step
+
+class Grid(Model):
+    name = "grid"
+    def init_states(self): return [(0, 0)]
+    def steps(self, p):
+        x, y = p
+        moves = [("Right", (x + 1, y)), ("Up", (x, y + 1)), ("Left", (x - 1, y))]
+        return iter([Step(a, {}, q) for a, q in moves if 0 <= q[0] <= 4 and q[1] <= 4])
+    def properties(self):
+        return [Property("NotTheCorner", "always", lambda p: p != (4, 4)),
+                Property("Climbed", "sometimes", lambda p: p[1] > 0)]
+    def to_json(self, p): return {"x": p[0], "y": p[1]}
+    def from_json(self, v): return (v["x"], v["y"])
+"""
+
+
+def test_a_users_own_model_is_simulated(tmp_path):
+    (tmp_path / "grid.py").write_text(USER_MODEL)
+    out = tmp_path / "corner.itf.json"
+    proc = run(
+        "check", "--spec", f"{tmp_path / 'grid.py'}:Grid", "--simulate", "--walks", "200",
+        "--depth", "30", "--seed", "5", "--trace-out", str(out), "--json", "--quiet",
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stderr
+    result = last_json(proc.stdout)
+    assert result["property"] == "NotTheCorner" and result["witnessed"] == ["Climbed"]
+    doc = json.loads(out.read_text())
+    assert doc["states"][-1]["x"] == doc["states"][-1]["y"] == 4
+    assert len(doc["states"]) == result["trace_length"] + 1 >= 9  # at least 8 moves to (4, 4)
+    assert set(result["fired"]) <= {"Right", "Up", "Left"} and "Up" in result["fired"]
+
+
 def test_no_sometimes_witnessed_is_a_vacuous_pass():
     # Depth 0: only the initial state, where no leader was elected yet.
     proc = run("check", "--simulate", "--walks", "3", "--depth", "0", "--seed", "0", "--json")

@@ -52,7 +52,10 @@ def add_simulation_options(parser: argparse.ArgumentParser) -> None:
         "cannot finish; finding no violation is not a proof",
     )
     group.add_argument(
-        "--walks", type=int, metavar="W", help="with --simulate (required): number of walks"
+        "--walks",
+        type=int,
+        metavar="W",
+        help=f"with --simulate (required): number of walks, 1 to {MAX_WALKS:,}",
     )
     group.add_argument(
         "--depth",

@@ -164,6 +164,8 @@ def walk(
     """
     rng = random.Random(f"electkit-walk/{seed}/{index}")
     inits = model.init_states()
+    if not inits:
+        raise ModelError(f"{type(model).__name__}.init_states() gave no state to walk from")
     state = inits[rng.randrange(len(inits))]
     taken = Walk(index, state, [])
     while True:
