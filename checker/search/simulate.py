@@ -154,13 +154,14 @@ def walk(
     *,
     check: Callable[[State], list[str]] | None = None,
     visit: Callable[[State], None] | None = None,
-    fired: Callable[[Step, int], None] | None = None,
+    listed: Callable[[list[Step]], None] | None = None,
 ) -> Walk:
     """Walk ``index`` of ``seed``: up to ``depth`` random steps from an initial state.
 
     ``check(state)`` returns the properties the state violates (the walk ends there);
-    ``visit(state)`` sees each state of the walk, the initial one included; ``fired(step,
-    enabled)`` sees each step taken and how many steps were enabled with it.
+    ``visit(state)`` sees each state of the walk, the initial one included; ``listed(steps)``
+    sees the steps enabled at each state the walk goes on from (the step taken is the walk's
+    next).
     """
     rng = random.Random(f"electkit-walk/{seed}/{index}")
     inits = model.init_states()
@@ -182,12 +183,12 @@ def walk(
         except ModelError as exc:
             where = " ; ".join(step.label() for step in taken.path) or "(an initial state)"
             raise ModelError(f"{exc}, in walk {index} of seed {seed}, after: {where}") from None
+        if listed is not None:
+            listed(enabled)
         moving = [step for step in enabled if step.state != state]
         if not moving:
             return taken
         step = moving[rng.randrange(len(moving))]
-        if fired is not None:
-            fired(step, len(enabled))
         taken.path.append(step)
         state = step.state
 
@@ -242,17 +243,17 @@ def simulate(
     def check(state: State) -> list[str]:
         return _violated(always, state)
 
-    def on_step(step: Step, enabled: int) -> None:
-        fired[action_kind(step)] += 1
-        totals["generated"] += enabled
+    def listed(enabled: list[Step]) -> None:
+        totals["generated"] += len(enabled)
 
     done, interrupted = 0, False
     next_report = start + progress_every
     try:
         for index in range(walks):
             in_this_walk.clear()
-            taken = walk(model, seed, index, depth, check=check, visit=visit, fired=on_step)
+            taken = walk(model, seed, index, depth, check=check, visit=visit, listed=listed)
             done += 1
+            fired.update(action_kind(step) for step in taken.path)
             totals["steps"] += len(taken.path)
             totals["longest"] = max(totals["longest"], len(taken.path))
             if not taken.violated and len(taken.path) < depth:
