@@ -108,6 +108,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--json", action="store_true", help="end with one JSON line on stdout")
     parser.add_argument("--quiet", action="store_true", help="no tables, only the JSON line")
+    from checker.cli.simulate import add_simulation_options  # lazy: it imports this module
+
+    add_simulation_options(parser)
 
 
 def default_trace_path(model, prop: str) -> Path:
@@ -255,6 +258,11 @@ def scale_options(args: argparse.Namespace) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     console = make_console(stderr=args.json or args.quiet)
+    from checker.cli.simulate import refuse_bad_simulation_options, run_simulation
+
+    if args.simulate:
+        return run_simulation(args, console)
+    refuse_bad_simulation_options(args)
     model, result, trace_path = check_model(args, console)
     if args.json:
         print(json.dumps(result_json(model, result, trace_path)))

@@ -112,9 +112,11 @@ def coverage_table(result: Result) -> Table:
     return table
 
 
-def counterexample_table(model: Any, init: Any, path: list) -> Table:
+def counterexample_table(
+    model: Any, init: Any, path: list, title: str = "counterexample (shortest)"
+) -> Table:
     """The counterexample, one row per step: the action and what it changed."""
-    table = Table(title="counterexample (shortest)", title_justify="left", show_lines=True)
+    table = Table(title=title, title_justify="left", show_lines=True)
     table.add_column("step", justify="right")
     table.add_column("action")
     table.add_column("what changed")
