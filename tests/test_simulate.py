@@ -210,7 +210,7 @@ def test_bad_simulation_options_get_one_line_and_exit_2(args, message):
     assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
 
 
-@pytest.mark.parametrize("option", [("--walks", "5"), ("--seed", "1"), ("--continue",)])
+@pytest.mark.parametrize("option", [("--walks", "5"), ("--seed", "1"), ("--depth", "3")])
 def test_simulation_options_without_simulate_are_refused(option):
     proc = run("check", "--servers", "2", *option)
     assert proc.returncode == 2

@@ -88,7 +88,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         dest="keep_going",
         action="store_true",
         help="do not stop at a violation: report each violated property's shortest "
-        "counterexample",
+        "counterexample (with --simulate: the first walk that violates each property)",
     )
     scale.add_argument(
         "--round-size",

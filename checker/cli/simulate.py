@@ -41,7 +41,8 @@ any walk (more or longer walks); 2, 3 and 130 as above."""
 
 
 def add_simulation_options(parser: argparse.ArgumentParser) -> None:
-    """Add ``--simulate``, ``--walks``, ``--depth``, ``--seed`` and ``--continue``."""
+    """Add ``--simulate``, ``--walks``, ``--depth`` and ``--seed`` (``--continue`` is check's
+    own: with --simulate it keeps the first walk that violates each property)."""
     group = parser.add_argument_group(
         "simulation", "random walks instead of an exhaustive search (docs/checker.md)"
     )
@@ -69,13 +70,6 @@ def add_simulation_options(parser: argparse.ArgumentParser) -> None:
         metavar="X",
         help="with --simulate (required): the seed; walk i is the same for a seed whatever W",
     )
-    group.add_argument(
-        "--continue",
-        dest="keep_going",
-        action="store_true",
-        help="with --simulate: go on after a violation until every property checked is "
-        "violated or the walks are done; one trace per violated property",
-    )
     parser.epilog = (parser.epilog or "") + EPILOG
 
 
@@ -88,9 +82,8 @@ def refuse_bad_simulation_options(args: argparse.Namespace) -> None:
         if value is not None
     ]
     if not args.simulate:
-        extra = given + (["--continue"] if args.keep_going else [])
-        if extra:
-            raise ElectkitError(f"{extra[0]} goes with --simulate (random walks)")
+        if given:
+            raise ElectkitError(f"{given[0]} goes with --simulate (random walks)")
         return
     missing = [flag for flag in ("--walks", "--depth", "--seed") if flag not in given]
     if missing:
@@ -102,9 +95,15 @@ def refuse_bad_simulation_options(args: argparse.Namespace) -> None:
     if not 0 <= args.depth <= MAX_DEPTH:
         raise ElectkitError(f"--depth must be from 0 to {MAX_DEPTH:,}, got {args.depth}")
     for flag, clash in (
-        ("--workers", args.workers != 1),
+        ("--workers", args.workers is not None),
         ("--scheduler", args.scheduler is not None),
         ("--liveness", args.liveness),
+        ("--checkpoint", args.checkpoint is not None),
+        ("--resume", args.resume is not None),
+        ("--memory-limit", args.memory_limit is not None),
+        ("--round-size", args.round_size is not None),
+        ("--stats", args.stats is not None),
+        ("--max-depth", args.max_depth is not None),
     ):
         if clash:
             raise ElectkitError(
