@@ -34,6 +34,7 @@ SUB_SHIFT = np.uint64(60)  # the top 4 bits pick the table
 MIN_SLOTS = 1024
 MAX_LOAD = 0.75
 GROWTH = 1.5
+TAIL = 64  # keys still probing after the vectorized passes: finished one by one (long clusters)
 
 
 def fingerprints(blobs: Iterable[bytes]) -> np.ndarray:
@@ -62,13 +63,21 @@ class _Table:
         pending = np.arange(len(fps))
         slot = self._home(fps)
         size = len(self.keys)
-        while pending.size:
+        while pending.size > TAIL:
             here = self.keys[slot]
             hit = here == fps[pending]
             found[pending[hit]] = True
             go_on = ~hit & (here != 0)
             pending, slot = pending[go_on], slot[go_on] + 1
             slot[slot == size] = 0
+        keys = self.keys
+        for i, at in zip(pending.tolist(), slot.tolist(), strict=True):
+            want = int(fps[i])
+            while (here := int(keys[at])) != 0:
+                if here == want:
+                    found[i] = True
+                    break
+                at = at + 1 if at + 1 < size else 0
         return found
 
     def insert_absent(self, fps: np.ndarray) -> None:
@@ -76,7 +85,7 @@ class _Table:
         pending = np.arange(len(fps))
         slot = self._home(fps)
         size = len(self.keys)
-        while pending.size:
+        while pending.size > TAIL:
             free = self.keys[slot] == 0
             where = np.flatnonzero(free)
             # Two keys may want the same free slot: the first takes it, the other probes on.
@@ -88,6 +97,11 @@ class _Table:
             pending, slot, free = pending[stay], slot[stay], free[stay]
             slot[~free] += 1
             slot[slot == size] = 0
+        keys = self.keys
+        for i, at in zip(pending.tolist(), slot.tolist(), strict=True):
+            while keys[at] != 0:
+                at = at + 1 if at + 1 < size else 0
+            keys[at] = fps[i]
         self.count += len(fps)
 
     def grown(self) -> _Table:
