@@ -41,9 +41,14 @@ class LiveProgress:
     def __call__(self, p: Progress) -> None:
         if p.seconds < self.after:
             return
+        extra = ""
+        if p.memory:
+            extra += f"   mem {p.memory / 2**20:,.0f} MiB   disk {p.disk / 2**20:,.0f} MiB"
+        if p.levels_left is not None:
+            extra += f"   ~{p.levels_left} levels left"
         line = Text(
-            f"  distinct {p.distinct:>12,}   {p.distinct / p.seconds:>10,.0f} states/s   "
-            f"queue {p.queue:>10,}   depth {p.depth:>3}   {p.seconds:6.1f} s",
+            f"  distinct {p.distinct:>12,}   {p.rate or p.distinct / p.seconds:>10,.0f} states/s"
+            f"   queue {p.queue:>10,}   depth {p.depth:>3}   {p.seconds:6.1f} s{extra}",
             style="cyan",
         )
         if self.console.is_terminal:
@@ -81,7 +86,8 @@ def summary_table(model: Any, result: Result) -> Table:
     stored = "orbits (symmetry reduction)" if result.symmetry else "states"
     table.add_row("distinct states", f"{result.distinct_states:,} {stored}")
     table.add_row("generated states", f"{result.generated_states:,}")
-    table.add_row("depth", f"{result.depth}")
+    bounded = " (bounded by --max-depth)" if result.bounded else ""
+    table.add_row("depth", f"{result.depth}{bounded}")
     table.add_row("time", f"{result.seconds:.2f} s ({result.states_per_second:,.0f} distinct/s)")
     if result.exact:
         table.add_row("visited set", "exact (whole states packed into integers: no collisions)")
@@ -90,6 +96,13 @@ def summary_table(model: Any, result: Result) -> Table:
             "visited set",
             f"64-bit fingerprints; probability of a missed state ≈ "
             f"{result.collision_probability:.1e}",
+        )
+    if result.workers:
+        per_state = result.peak_memory / max(1, result.distinct_states)
+        table.add_row(
+            "partitioned search",
+            f"{result.workers} partition(s); peak memory {result.peak_memory / 2**20:,.0f} MiB "
+            f"({per_state:,.1f} bytes a state); {result.disk_bytes / 2**20:,.0f} MiB on disk",
         )
     if result.witnessed or result.unwitnessed:
         seen = ", ".join(result.witnessed) or "-"

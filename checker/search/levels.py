@@ -94,6 +94,7 @@ class Tallies:
     first_seen: dict[str, list[int]] | None = None  # action -> [level, rank, position]
     witnessed: list[str] | None = None
     violations: dict[str, list[int]] | None = None  # property -> [level, key, fingerprint]
+    seconds: float = 0.0  # searching, over every run of it (a resumed run adds its own)
 
     def __post_init__(self) -> None:
         self.changed = self.changed or {}
@@ -252,6 +253,9 @@ class _Run:
                 self._save(t)
         else:
             t = Tallies(**manifest["tallies"])
+            self.start -= t.seconds  # the clock goes on from where the checkpoint left it
+            if self.stats:
+                self.stats.start = self.stats.last[0] = self.start
             stored = sum(self.call("resume", t.level + 1, t.rounds_done))
             if stored != t.distinct:
                 raise ElectkitError(
@@ -260,6 +264,7 @@ class _Run:
                 )
             bad = None
         next_report = time.perf_counter() + every
+        last_count, last_time = t.distinct, time.perf_counter()
         interrupted, bounded = False, False
         try:
             while bad is None:
@@ -278,11 +283,14 @@ class _Run:
                         self._save(t)
                     now = time.perf_counter()
                     if now >= next_report:
-                        next_report = now + every
                         queue = size - min(size, t.rounds_done * self.opts.round_size)
+                        rate = (t.distinct - last_count) / (now - last_time)
+                        last_count, last_time = t.distinct, now
+                        next_report = now + every
                         progress = Progress(
                             t.distinct, self._generated(t), queue + t.next_size, t.level + 1,
-                            now - self.start,
+                            now - self.start, rate, self.rss, self.disk,
+                            levels_left(t.level_sizes),
                         )  # fmt: skip
                         if on_progress is not None:
                             on_progress(progress)
@@ -383,6 +391,7 @@ class _Run:
             _add(t.new_states, by_action)
 
     def _save(self, t: Tallies) -> None:
+        t.seconds = time.perf_counter() - self.start
         manifest = {
             "format": FORMAT,
             "job": _job_to_json(self._job()),

@@ -28,6 +28,10 @@ class Progress:
     queue: int
     depth: int
     seconds: float
+    rate: float = 0.0  # distinct states a second lately (0: the average since the start)
+    memory: int = 0  # resident bytes of the search's processes (0: not measured)
+    disk: int = 0  # bytes of its files
+    levels_left: int | None = None  # an estimate, once the levels shrink
 
 
 @dataclass

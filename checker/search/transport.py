@@ -153,8 +153,15 @@ class OnDask:
             raise ConnectionError("the Dask cluster has no workers")
         futures = [
             client.submit(
-                PartitionActor, job, i, parts, str(folder), memory_limit,
-                workers=[workers[i % len(workers)]], actor=True, pure=False,
+                PartitionActor,
+                job,
+                i,
+                parts,
+                str(folder),
+                memory_limit,
+                workers=[workers[i % len(workers)]],
+                actor=True,
+                pure=False,
             )  # fmt: skip
             for i in range(parts)
         ]
