@@ -23,6 +23,10 @@ PROMISES = {
         1,
         ["violation of ElectionSafety", "trace written to"],
     ),
+    "check --max-term 3 --max-depth 10 --workers 2": (
+        0,
+        ["every property holds", "bounded by --max-depth", "2 partition(s)"],
+    ),
     "check --simulate --walks 100 --depth 60 --seed 1 --max-term 25": (
         0,
         ["no violation found", "not a proof", "LeaderElected"],
