@@ -1,0 +1,84 @@
+"""The partitioned search with 1 and 2 workers (and the default in-memory search), in one run.
+
+    .venv/bin/python benchmarks/workers_speedup.py [--servers 3 --max-term 2] [--repeat 5]
+
+Each repeat runs, one after the other (never side by side), `electkit check --json --quiet`
+as a whole process: the default search, `--workers 1` and `--workers 2`, at the same bound.
+Reports each one's median wall time (process start to exit) and the ratios, checks that the
+three agree on the counts, and does the same on a faulty variant to check that they agree on
+the counterexample. Ends with one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ELECTKIT = str(Path(sys.executable).with_name("electkit"))
+ENGINES = {"default": [], "workers 1": ["--workers", "1"], "workers 2": ["--workers", "2"]}
+
+
+def run(bound: list[str], extra: list[str]) -> tuple[float, dict]:
+    start = time.perf_counter()
+    proc = subprocess.run(
+        [ELECTKIT, "check", *bound, *extra, "--json", "--quiet"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    seconds = time.perf_counter() - start
+    if proc.returncode not in (0, 1):
+        raise SystemExit(f"electkit check failed: {proc.stderr.strip()[-400:]}")
+    return seconds, json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def figures(d: dict) -> tuple:
+    return (
+        d["verdict"], d["distinct_states"], d["generated_states"], d["depth"], d["coverage"],
+        d["trace_length"],
+    )  # fmt: skip
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--servers", type=int, default=3)
+    parser.add_argument("--max-term", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    bound = ["--servers", str(args.servers), "--max-term", str(args.max_term)]
+    times: dict[str, list[float]] = {name: [] for name in ENGINES}
+    seen: dict[str, tuple] = {}
+    for _ in range(args.repeat):
+        for name, extra in ENGINES.items():
+            seconds, result = run(bound, extra)
+            times[name].append(seconds)
+            seen.setdefault(name, figures(result))
+    same_counts = len(set(map(repr, seen.values()))) == 1
+    traces = {}
+    for name, extra in ENGINES.items():
+        _, result = run(bound, [*extra, "--variant", "stale_votes"])
+        traces[name] = json.loads(Path(result["trace"]).read_text())["states"]
+    same_trace = all(t == traces["default"] for t in traces.values())
+    median = {name: statistics.median(v) for name, v in times.items()}
+    print(f"{'search':<12} {'median s':>9}  runs")
+    for name, value in median.items():
+        print(f"{name:<12} {value:9.2f}  {', '.join(f'{t:.2f}' for t in times[name])}")
+    speedup = median["workers 1"] / median["workers 2"]
+    print(f"workers 2 vs workers 1: {speedup:.2f}x; vs default: "
+          f"{median['default'] / median['workers 2']:.2f}x")
+    print(f"same counts: {same_counts}; same counterexample (stale_votes): {same_trace}")
+    print(json.dumps({
+        "bound": bound, "repeat": args.repeat, "median_seconds": median,
+        "speedup_2_over_1": round(speedup, 3), "same_counts": same_counts,
+        "same_counterexample": same_trace, "distinct_states": seen["default"][1],
+    }))  # fmt: skip
+    return 0 if same_counts and same_trace else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
