@@ -267,3 +267,24 @@ def test_a_checkpoint_of_another_run_is_refused_in_one_line(tmp_path):
         assert bad.returncode == 2, (extra, bad.stderr)
         assert words in bad.stderr and len(bad.stderr.strip().splitlines()) == 1, bad.stderr
         assert "Traceback" not in bad.stderr
+
+
+def test_workers_end_when_their_coordinator_is_killed(tmp_path):
+    """SIGKILL of the coordinator alone (no cleanup runs): its workers see the pipe close."""
+    psutil = pytest.importorskip("psutil")
+    proc = subprocess.Popen(
+        [*CHECK, "--max-term", "3", "--workers", "2", "--checkpoint", str(tmp_path / "run")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(psutil.Process(proc.pid).children()) < 2:
+        time.sleep(0.05)
+    workers = psutil.Process(proc.pid).children()
+    assert len(workers) == 2
+    proc.kill()
+    proc.wait()
+    gone, alive = psutil.wait_procs(workers, timeout=20)
+    for p in alive:
+        p.kill()
+    assert not alive, "workers outlived their coordinator"

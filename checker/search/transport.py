@@ -45,10 +45,12 @@ class InProcess:
         pass
 
 
-def _serve(make: Callable[[int], Partition], index: int, conn) -> None:
+def _serve(make: Callable[[int], Partition], index: int, conn, theirs: list) -> None:
     """A worker process: build partition ``index``, then run what the coordinator asks."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the coordinator's to handle
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    for end in theirs:  # the coordinator's ends, inherited: closed, so its death reads as EOF
+        end.close()
     try:
         partition = make(index)
     except BaseException as exc:  # noqa: BLE001 - reported, then this process ends
@@ -78,7 +80,9 @@ class Forked:
         self.conns, self.procs = [], []
         for i in range(parts):
             ours, theirs = ctx.Pipe()
-            proc = ctx.Process(target=_serve, args=(make, i, theirs), daemon=True)
+            proc = ctx.Process(
+                target=_serve, args=(make, i, theirs, [*self.conns, ours]), daemon=True
+            )
             proc.start()
             theirs.close()
             self.conns.append(ours)
