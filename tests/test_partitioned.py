@@ -288,3 +288,13 @@ def test_workers_end_when_their_coordinator_is_killed(tmp_path):
     for p in alive:
         p.kill()
     assert not alive, "workers outlived their coordinator"
+
+
+def test_the_visited_set_holds_at_most_16_bytes_a_state():
+    seen = FingerprintSet()
+    rng = np.random.default_rng(3)
+    keys = rng.permutation(np.unique(rng.integers(1, 2**64 - 1, size=400_000, dtype=np.uint64)))
+    for chunk in np.array_split(keys, 40):
+        seen.add_new(chunk)
+        assert seen.nbytes / len(seen) <= 16.0 or len(seen) < 20_000
+    assert len(seen) == len(keys) and seen.nbytes / len(seen) <= 16.0
