@@ -200,8 +200,8 @@ class Partition:
         self.pending: tuple[int, int, Batch] | None = None
         self.first_violated = first_violated  # names the property (for `continue`)
         self._cache: tuple[Path, dict[str, np.ndarray]] | None = None
-        # Successors this partition already sent: their owners have them, with a key no
-        # greater (rounds go in key order), so sending them again changes nothing.
+        # Successors this partition already sent, and states it stores: their owners have
+        # them, with a key no greater (rounds go in key order), so sending them changes nothing.
         self.recent: set = set()
         self.own = Batch.empty()  # the candidates of the last expand that this one owns
         # Action names by id, as this partition stores them. A generic kernel names actions
@@ -268,15 +268,17 @@ class Partition:
         new, blobs = batch.take(fresh)
         self.pending = (level, round_no, new)
         violation, violations = None, {}
-        violates, unpack = self.kernel.violates, self.codec.unpack
+        violates, unpack, recent = self.kernel.violates, self.codec.unpack, self.recent
         for i, packed in enumerate(blobs):
-            if violates(unpack(packed)):
+            state = unpack(packed)
+            recent.add(state)  # it is stored: met again as a successor here, it is not sent
+            if violates(state):
                 found = (int(new.keys[i]), int(new.fps[i]))
                 if violation is None:
                     violation = found
                 if not every:
                     break
-                name = self.first_violated(unpack(packed)) if self.first_violated else None
+                name = self.first_violated(state) if self.first_violated else None
                 violations.setdefault(name or "?", found)
         by_action = _named(np.bincount(new.aids, minlength=256).tolist(), self.labels)
         return Ingested(
