@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from checker.search.explore import explore
 from checker.search.fpset import FingerprintSet
-from checker.search.levels import levels_left
+from checker.search.stats import levels_left
 from spec.model import Model, Property, Step
 from spec.raft_election import RaftElection
 

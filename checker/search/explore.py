@@ -88,8 +88,8 @@ def explore(
         check_symmetry(model)
     kernel = make_kernel(model, symmetry, generic, properties)
     if partitioned:
-        from checker.search.levels import Options, search_partitioned
-        from checker.search.transport import WorkerFailed
+        from checker.search.levels import search_partitioned
+        from checker.search.transport import Options, WorkerFailed
 
         opts = Options(
             workers=workers or 1,

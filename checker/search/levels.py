@@ -16,9 +16,7 @@ power cut of the process) is done again.
 
 from __future__ import annotations
 
-import json
 import math
-import os
 import shutil
 import tempfile
 import time
@@ -27,57 +25,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from checker.errors import ElectkitError, interrupt_pending
-from checker.search.partition import ORDINAL_BITS, Batch, Partition, peak_rss_bytes, rss_bytes
+from checker.search.batch import Batch, codec_for, merge_ranks, route
+from checker.search.checkpoint import open_manifest, save_manifest
+from checker.search.partition import ORDINAL_BITS
 from checker.search.state import Coverage, Progress, Result
-from checker.search.transport import Forked, InProcess, OnDask, dask_client
+from checker.search.stats import STATS_EVERY, StatsFile, levels_left, peak_rss_bytes, rss_bytes
+from checker.search.transport import Options, open_transport
 from spec.model import Model
 
-MANIFEST = "manifest.json"
-FORMAT = 2
 INIT_ACTION = 255  # the "action" of an initial state: tallied nowhere
-STATS_EVERY = 2.0  # seconds between "tick" lines of the stats file
-
-
-@dataclass
-class Options:
-    """How to run a partitioned search (the options of `electkit check` that choose it)."""
-
-    workers: int = 1
-    scheduler: str | None = None  # "local", or a Dask scheduler's address
-    checkpoint: Path | None = None  # keep the run here (else a temporary folder)
-    resume: bool = False
-    memory_limit: int | None = None  # bytes of visited set in memory, over all partitions
-    max_depth: int | None = None
-    keep_going: bool = False  # `--continue`: every property's first violation
-    round_size: int = 50_000  # parents expanded per round (a checkpoint a round)
-    stats: Path | None = None  # JSON lines of progress
-    spec: str | None = None  # how a Dask worker rebuilds the model
-
-
-def partition_factory(
-    model: Model,
-    kernel,
-    symmetric: bool,
-    parts: int,
-    folder: Path,
-    memory_limit: int | None,
-    only: frozenset[str] | None,
-) -> Callable[[int], Partition]:
-    """``make(i)``: partition ``i`` of ``parts``, keeping its files under ``folder``/part-i."""
-    from checker.search.explore import first_violated
-
-    def named(state) -> str | None:
-        return first_violated(model, kernel.decode(state), only)
-
-    def make(i: int) -> Partition:
-        limit = None if memory_limit is None else max(1, memory_limit // parts)
-        canon = kernel.canonical if symmetric else None
-        return Partition(kernel, canon, i, parts, folder / f"part-{i}", limit, named)
-
-    return make
 
 
 @dataclass
@@ -131,102 +88,15 @@ def search_partitioned(
         opts.keep_going,
     )
     try:
-        manifest = _open_manifest(folder, job, opts)
-        with _transport(model, kernel, symmetric, properties, opts, folder, job) as transport:
+        manifest = open_manifest(folder, job, opts.resume, opts.workers)
+        if manifest is not None:
+            opts.round_size = manifest["round_size"]
+        with open_transport(model, kernel, symmetric, properties, opts, folder, job) as transport:
             run = _Run(model, kernel, symmetric, properties, opts, folder, transport, start)
             return run.go(manifest, on_progress, every)
     finally:
         if temporary:
             shutil.rmtree(folder, ignore_errors=True)
-
-
-class _transport:
-    """The transport the options ask for, closed on the way out."""
-
-    def __init__(self, model, kernel, symmetric, properties, opts, folder, job) -> None:
-        self.args = (model, kernel, symmetric, properties, opts, folder, job)
-        self.client_cm = None
-
-    def __enter__(self):
-        model, kernel, symmetric, properties, opts, folder, job = self.args
-        if opts.scheduler is not None:
-            self.client_cm = dask_client(opts.scheduler, opts.workers)
-            client = self.client_cm.__enter__()
-            self.transport = OnDask(client, job, opts.workers, folder, opts.memory_limit)
-            return self.transport
-        make = partition_factory(
-            model, kernel, symmetric, opts.workers, folder, opts.memory_limit, properties
-        )
-        kind = InProcess if opts.workers == 1 else Forked
-        self.transport = kind(make, opts.workers)
-        return self.transport
-
-    def __exit__(self, *exc) -> None:
-        try:
-            self.transport.close()
-        finally:
-            if self.client_cm is not None:
-                self.client_cm.__exit__(*exc)
-
-
-def _open_manifest(folder: Path, job: tuple, opts: Options) -> dict | None:
-    """The checkpoint to resume (None: a new run); ElectkitError if it does not fit."""
-    path = folder / MANIFEST
-    if not opts.resume:
-        if path.exists():
-            raise ElectkitError(
-                f"--checkpoint {folder}: it already holds a checkpoint (resume it with "
-                "--resume, or give a new folder)"
-            )
-        folder.mkdir(parents=True, exist_ok=True)
-        return None
-    if not path.is_file():
-        raise ElectkitError(f"--resume {folder}: no checkpoint there ({MANIFEST} is missing)")
-    try:
-        manifest = json.loads(path.read_text())
-        if manifest["format"] != FORMAT:
-            raise ValueError(f"format {manifest['format']}; this electkit reads {FORMAT}")
-        saved_job = _job_from_json(manifest["job"])
-        workers, round_size = manifest["workers"], manifest["round_size"]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ElectkitError(f"--resume {folder}: {MANIFEST} is damaged ({exc})") from None
-    if saved_job != job:
-        raise ElectkitError(
-            f"--resume {folder}: the checkpoint is of another run ({_describe(saved_job)}); "
-            f"this one is {_describe(job)}"
-        )
-    if workers != opts.workers:
-        raise ElectkitError(
-            f"--resume {folder}: the checkpoint was made with --workers {workers}; resume with "
-            f"--workers {workers}"
-        )
-    opts.round_size = round_size
-    return manifest
-
-
-def _job_to_json(job: tuple) -> list:
-    spec, params, symmetric, props, generic, keep_going = job
-    return [spec, [list(p) for p in params], symmetric, props and list(props), generic, keep_going]
-
-
-def _job_from_json(value: list) -> tuple:
-    spec, params, symmetric, props, generic, keep_going = value
-    return (
-        spec,
-        tuple(tuple(p) for p in params),
-        symmetric,
-        tuple(props) if props is not None else None,
-        generic,
-        keep_going,
-    )
-
-
-def _describe(job: tuple) -> str:
-    spec, params, symmetric, props, _, keep_going = job
-    text = f"{spec} " + " ".join(f"{k}={v}" for k, v in params)
-    text += "" if symmetric else " without symmetry"
-    text += f" properties {','.join(props)}" if props else ""
-    return text + (" --continue" if keep_going else "")
 
 
 class _Run:
@@ -301,7 +171,8 @@ class _Run:
                     t.level, t.rounds_done, t.next_size = t.level + 1, 0, 0
                     self._save(t)
                     if self.stats:
-                        self.stats.level(t, self._generated(t), self.rss, self.disk)
+                        generated = self._generated(t)
+                        self.stats.level(t.level_sizes, t.distinct, generated, self.rss, self.disk)
         except KeyboardInterrupt:
             interrupted = True
         result = self._result(t, bad, interrupted, bounded)
@@ -317,11 +188,9 @@ class _Run:
         for ordinal, st in enumerate(self.kernel.init):
             b = codec_pack.pack(st)
             rows.append((codec_pack.fingerprint(st, b), ordinal, 0, INIT_ACTION, b))
-        return self._ingest_and_commit(t, 0, 0, _route(rows, self.parts), initial=True)
+        return self._ingest_and_commit(t, 0, 0, route(rows, self.parts), initial=True)
 
     def transport_codec(self):
-        from checker.search.partition import codec_for
-
         return codec_for(self.kernel)
 
     def _round(self, t: Tallies) -> tuple | None:
@@ -353,7 +222,7 @@ class _Run:
         got = self.transport.call("ingest", [(level, round_no, b, keep_going) for b in routed])
         keys = [g.keys for g in got]
         base = t.next_size if not initial else 0
-        ranks = _ranks(keys, base)
+        ranks = merge_ranks(keys, base)
         self.transport.call("commit", [(level, round_no, r) for r in ranks])
         self.rss = sum(g.rss for g in got) + (0 if self.parts == 1 else rss_bytes())
         self.disk = sum(g.disk for g in got)
@@ -392,17 +261,7 @@ class _Run:
 
     def _save(self, t: Tallies) -> None:
         t.seconds = time.perf_counter() - self.start
-        manifest = {
-            "format": FORMAT,
-            "job": _job_to_json(self._job()),
-            "workers": self.parts,
-            "round_size": self.opts.round_size,
-            "tallies": t.__dict__,
-        }
-        path = self.folder / MANIFEST
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(manifest))
-        os.replace(tmp, path)
+        save_manifest(self.folder, self._job(), self.parts, self.opts.round_size, t.__dict__)
 
     def _job(self) -> tuple:
         return (
@@ -501,74 +360,8 @@ class _Run:
         return chain
 
 
-def _route(rows: list[tuple], parts: int) -> list[list[Batch]]:
-    per = [[] for _ in range(parts)]
-    for row in rows:
-        per[row[0] % parts].append(row)
-    return [[Batch.of(r)] for r in per]
-
-
-def _ranks(keys: list[np.ndarray], base: int) -> list[np.ndarray]:
-    """Each partition's keys' ranks among all partitions' keys (distinct), from ``base``."""
-    if len(keys) == 1:
-        return [base + np.arange(len(keys[0]), dtype=np.int64)]
-    every = np.concatenate(keys)
-    rank = np.empty(len(every), dtype=np.int64)
-    rank[np.argsort(every, kind="stable")] = base + np.arange(len(every), dtype=np.int64)
-    out, at = [], 0
-    for k in keys:
-        out.append(rank[at : at + len(k)])
-        at += len(k)
-    return out
-
-
 def _add(total: dict[str, int], delta: dict[str, int]) -> None:
     for label, value in delta.items():
         total[label] = total.get(label, 0) + value
 
 
-class StatsFile:
-    """Progress as JSON lines: a line a tick, one at the end of each level, one at the end."""
-
-    def __init__(self, path: Path, start: float) -> None:
-        self.path, self.start = Path(path), start
-        self.last = (start, 0)
-        self.file = open(self.path, "a", buffering=1)  # noqa: SIM115 - closed by close()
-
-    def write(self, event: str, p: Progress, rss: int, disk: int, **extra: Any) -> None:
-        now = time.perf_counter()
-        then, before = self.last
-        rate = (p.distinct - before) / (now - then) if now > then else 0.0
-        self.last = (now, p.distinct)
-        line = {
-            "t": round(now - self.start, 3), "depth": p.depth, "distinct": p.distinct,
-            "generated": p.generated, "queue": p.queue, "rate": round(rate, 1), "rss": rss,
-            "disk": disk, "event": event, **extra,
-        }  # fmt: skip
-        self.file.write(json.dumps(line) + "\n")
-
-    def level(self, t: Tallies, generated: int, rss: int, disk: int) -> None:
-        sizes = t.level_sizes
-        extra = {"level_size": sizes[-1]}
-        left = levels_left(sizes)
-        if left is not None:
-            extra["levels_left"] = left
-        p = Progress(t.distinct, generated, sizes[-1], len(sizes) - 1, 0.0)
-        self.write("level", p, rss, disk, **extra)
-
-
-def levels_left(sizes: list[int]) -> int | None:
-    """An estimate of the levels still to come, once the levels shrink: at the last ratio of
-    one level to the one before, how many more until a level is empty (None while growing).
-
-    >>> levels_left([1, 10, 100, 50, 25])
-    5
-    >>> levels_left([1, 10, 100]) is None
-    True
-    """
-    if len(sizes) < 3 or sizes[-1] == 0:
-        return 0 if sizes and sizes[-1] == 0 else None
-    ratio = sizes[-1] / sizes[-2]
-    if ratio >= 1:
-        return None
-    return max(1, math.ceil(math.log(sizes[-1]) / -math.log(ratio)))

@@ -6,7 +6,7 @@ stored, level by level, with its parent's fingerprint. It does three things a ro
 called by the coordinator (levels.py) through a transport (transport.py):
 
 - :meth:`expand` the frontier states whose rank in the level is in [lo, hi): every successor
-  becomes a *candidate* carrying its fingerprint, its packed state, its parent's fingerprint,
+  becomes a record carrying its fingerprint, its packed state, its parent's fingerprint,
   its action and its *key*, ``parent rank << 16 | ordinal``: the order in which one process
   searching breadth first would meet it. Candidates go to their owners in batches.
 - :meth:`ingest` the candidates it owns: of several with one fingerprint the least key wins
@@ -22,10 +22,7 @@ partitions there are: they are those of one process searching breadth first.
 from __future__ import annotations
 
 import os
-import pickle
 import re
-import resource
-from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -34,113 +31,13 @@ from typing import Any
 import numpy as np
 import xxhash
 
+from checker.search.batch import Batch, codec_for
 from checker.search.fpset import FingerprintSet
+from checker.search.stats import peak_rss_bytes, rss_bytes
 
 ORDINAL_BITS = 16  # successors of one state: fewer than 65,536
 RECENT_LIMIT = 1 << 21  # successors remembered between rounds, to send each once (~160 MB)
 ROUND_FILE = re.compile(r"L(\d+)-r(\d+)\.npz")
-
-
-@dataclass(frozen=True)
-class Codec:
-    """States as bytes: packed for storage, fingerprinted for the visited set."""
-
-    pack: Callable[[Any], bytes]
-    unpack: Callable[[bytes], Any]
-    fingerprint: Callable[[Any, bytes], int]
-    width: int | None = None  # packed ints: bytes each (the hot loop inlines pack and hash)
-
-
-def codec_for(kernel) -> Codec:
-    """Fixed-width little-endian bytes for a compiled kernel's packed ints; pickles (with the
-    kernel's own JSON fingerprint, which does not depend on pickling) for any other."""
-    digest = xxhash.xxh3_64_intdigest
-    if kernel.exact:  # packed ints
-        top = max(kernel.offsets) + kernel.local_bits if kernel.offsets else kernel.low_bits
-        width = max(1, (top + 7) // 8)
-        return Codec(
-            lambda st: st.to_bytes(width, "little"),
-            lambda b: int.from_bytes(b, "little"),
-            lambda st, b: digest(b) or 1,
-            width,
-        )
-    return Codec(
-        lambda st: pickle.dumps(st, protocol=5),
-        pickle.loads,
-        lambda st, b: kernel.fingerprint(st) or 1,
-    )
-
-
-@dataclass
-class Batch:
-    """Candidates, as arrays: fingerprint, key, parent fingerprint, action, packed state."""
-
-    fps: np.ndarray
-    keys: np.ndarray
-    parents: np.ndarray
-    aids: np.ndarray
-    offsets: np.ndarray  # state i is blob[offsets[i]:offsets[i + 1]]
-    blob: bytes
-    labels: tuple[str, ...] = ()  # action id -> name, as the partition that made it has them
-
-    @staticmethod
-    def of(rows: list[tuple[int, int, int, int, bytes]], labels: tuple[str, ...] = ()) -> Batch:
-        if not rows:
-            return Batch.empty()
-        fps, keys, parents, aids, blobs = zip(*rows, strict=True)
-        offsets = np.zeros(len(blobs) + 1, dtype=np.int64)
-        np.cumsum(np.frombuffer(array("q", map(len, blobs)), dtype=np.int64), out=offsets[1:])
-        return Batch(
-            np.frombuffer(array("Q", fps), dtype=np.uint64),
-            np.frombuffer(array("q", keys), dtype=np.int64),
-            np.frombuffer(array("Q", parents), dtype=np.uint64),
-            np.frombuffer(array("B", aids), dtype=np.uint8),
-            offsets,
-            b"".join(blobs),
-            labels,
-        )
-
-    @staticmethod
-    def empty() -> Batch:
-        z = np.zeros(0, dtype=np.uint64)
-        return Batch(z, z.astype(np.int64), z, z.astype(np.uint8), np.zeros(1, np.int64), b"")
-
-    def __len__(self) -> int:
-        return len(self.fps)
-
-    def state(self, i: int) -> bytes:
-        return self.blob[self.offsets[i] : self.offsets[i + 1]]
-
-    def take(self, idx: np.ndarray) -> tuple[Batch, list[bytes]]:
-        """The candidates at ``idx``, in that order, and their packed states."""
-        blob, offsets = self.blob, self.offsets.tolist()
-        blobs = [blob[offsets[i] : offsets[i + 1]] for i in idx.tolist()]
-        new_offsets = np.zeros(len(blobs) + 1, dtype=np.int64)
-        np.cumsum(np.frombuffer(array("q", map(len, blobs)), dtype=np.int64), out=new_offsets[1:])
-        taken = Batch(
-            self.fps[idx], self.keys[idx], self.parents[idx], self.aids[idx], new_offsets,
-            b"".join(blobs), self.labels,
-        )  # fmt: skip
-        return taken, blobs
-
-    @staticmethod
-    def concat(batches: Sequence[Batch]) -> Batch:
-        batches = [b for b in batches if len(b)]
-        if not batches:
-            return Batch.empty()
-        offsets, base = [np.zeros(1, np.int64)], 0
-        for b in batches:
-            offsets.append(b.offsets[1:] + base)
-            base += b.offsets[-1]
-        return Batch(
-            np.concatenate([b.fps for b in batches]),
-            np.concatenate([b.keys for b in batches]),
-            np.concatenate([b.parents for b in batches]),
-            np.concatenate([b.aids for b in batches]),
-            np.concatenate(offsets),
-            b"".join(b.blob for b in batches),
-            batches[0].labels,
-        )
 
 
 @dataclass
@@ -162,20 +59,6 @@ class RoundFile:
     first_rank: int
     last_rank: int
     size: int
-
-
-def rss_bytes() -> int:
-    """This process's resident memory now (Linux /proc; elsewhere its peak)."""
-    try:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except OSError:
-        return peak_rss_bytes()
-
-
-def peak_rss_bytes() -> int:
-    """This process's peak resident memory."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 class Partition:

@@ -17,11 +17,12 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from checker.search.partition import Partition
-from spec.model import ModelError
+from spec.model import Model, ModelError
 
 
 class WorkerFailed(Exception):
@@ -135,7 +136,6 @@ class PartitionActor:
     def __init__(self, job: tuple, index: int, parts: int, folder: str, memory_limit) -> None:
         from checker.protocols.registry import resolve
         from checker.search.kernels import make_kernel
-        from checker.search.levels import partition_factory
 
         spec, params, symmetric, only, generic, every = job
         model = resolve(spec).build(**dict(params))
@@ -248,3 +248,60 @@ def local_dask(workers: int) -> Iterator[str]:
                 except subprocess.TimeoutExpired:
                     os.killpg(proc.pid, signal.SIGKILL)
                     proc.wait()
+
+
+@dataclass
+class Options:
+    """How to run a partitioned search (the options of `electkit check` that choose it)."""
+
+    workers: int = 1
+    scheduler: str | None = None  # "local", or a Dask scheduler's address
+    checkpoint: Path | None = None  # keep the run here (else a temporary folder)
+    resume: bool = False
+    memory_limit: int | None = None  # bytes of visited set in memory, over all partitions
+    max_depth: int | None = None
+    keep_going: bool = False  # `--continue`: every property's first violation
+    round_size: int = 50_000  # parents expanded per round (a checkpoint a round)
+    stats: Path | None = None  # JSON lines of progress
+    spec: str | None = None  # how a Dask worker rebuilds the model
+
+
+def partition_factory(
+    model: Model,
+    kernel,
+    symmetric: bool,
+    parts: int,
+    folder: Path,
+    memory_limit: int | None,
+    only: frozenset[str] | None,
+) -> Callable[[int], Partition]:
+    """``make(i)``: partition ``i`` of ``parts``, keeping its files under ``folder``/part-i."""
+    from checker.search.explore import first_violated  # explore imports this module
+
+    def named(state) -> str | None:
+        return first_violated(model, kernel.decode(state), only)
+
+    def make(i: int) -> Partition:
+        limit = None if memory_limit is None else max(1, memory_limit // parts)
+        canon = kernel.canonical if symmetric else None
+        return Partition(kernel, canon, i, parts, folder / f"part-{i}", limit, named)
+
+    return make
+
+
+@contextlib.contextmanager
+def open_transport(
+    model: Model, kernel, symmetric: bool, properties, opts: Options, folder: Path, job: tuple
+) -> Iterator[InProcess | Forked | OnDask]:
+    """The transport the options ask for, its partitions built; closed on the way out."""
+    with contextlib.ExitStack() as stack:
+        if opts.scheduler is not None:
+            client = stack.enter_context(dask_client(opts.scheduler, opts.workers))
+            transport = OnDask(client, job, opts.workers, folder, opts.memory_limit)
+        else:
+            make = partition_factory(
+                model, kernel, symmetric, opts.workers, folder, opts.memory_limit, properties
+            )
+            transport = (InProcess if opts.workers == 1 else Forked)(make, opts.workers)
+        stack.callback(transport.close)
+        yield transport

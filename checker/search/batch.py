@@ -1,0 +1,141 @@
+"""Successors in bulk: how states become bytes, and batches of successors as arrays.
+
+A :class:`Batch` is what partitions send each other (partition.py): per successor its
+fingerprint, its key, its parent's fingerprint, its action and its packed state, as numpy
+arrays and one byte string, so that a batch crosses a process boundary or the network in a
+few large pieces.
+"""
+
+from __future__ import annotations
+
+import pickle
+from array import array
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import xxhash
+
+
+@dataclass(frozen=True)
+class Codec:
+    """States as bytes: packed for storage, fingerprinted for the visited set."""
+
+    pack: Callable[[Any], bytes]
+    unpack: Callable[[bytes], Any]
+    fingerprint: Callable[[Any, bytes], int]
+    width: int | None = None  # packed ints: bytes each (the hot loop inlines pack and hash)
+
+
+def codec_for(kernel) -> Codec:
+    """Fixed-width little-endian bytes for a compiled kernel's packed ints; pickles (with the
+    kernel's own JSON fingerprint, which does not depend on pickling) for any other."""
+    digest = xxhash.xxh3_64_intdigest
+    if kernel.exact:  # packed ints
+        top = max(kernel.offsets) + kernel.local_bits if kernel.offsets else kernel.low_bits
+        width = max(1, (top + 7) // 8)
+        return Codec(
+            lambda st: st.to_bytes(width, "little"),
+            lambda b: int.from_bytes(b, "little"),
+            lambda st, b: digest(b) or 1,
+            width,
+        )
+    return Codec(
+        lambda st: pickle.dumps(st, protocol=5),
+        pickle.loads,
+        lambda st, b: kernel.fingerprint(st) or 1,
+    )
+
+
+@dataclass
+class Batch:
+    """Candidates, as arrays: fingerprint, key, parent fingerprint, action, packed state."""
+
+    fps: np.ndarray
+    keys: np.ndarray
+    parents: np.ndarray
+    aids: np.ndarray
+    offsets: np.ndarray  # state i is blob[offsets[i]:offsets[i + 1]]
+    blob: bytes
+    labels: tuple[str, ...] = ()  # action id -> name, as the partition that made it has them
+
+    @staticmethod
+    def of(rows: list[tuple[int, int, int, int, bytes]], labels: tuple[str, ...] = ()) -> Batch:
+        if not rows:
+            return Batch.empty()
+        fps, keys, parents, aids, blobs = zip(*rows, strict=True)
+        offsets = np.zeros(len(blobs) + 1, dtype=np.int64)
+        np.cumsum(np.frombuffer(array("q", map(len, blobs)), dtype=np.int64), out=offsets[1:])
+        return Batch(
+            np.frombuffer(array("Q", fps), dtype=np.uint64),
+            np.frombuffer(array("q", keys), dtype=np.int64),
+            np.frombuffer(array("Q", parents), dtype=np.uint64),
+            np.frombuffer(array("B", aids), dtype=np.uint8),
+            offsets,
+            b"".join(blobs),
+            labels,
+        )
+
+    @staticmethod
+    def empty() -> Batch:
+        z = np.zeros(0, dtype=np.uint64)
+        return Batch(z, z.astype(np.int64), z, z.astype(np.uint8), np.zeros(1, np.int64), b"")
+
+    def __len__(self) -> int:
+        return len(self.fps)
+
+    def state(self, i: int) -> bytes:
+        return self.blob[self.offsets[i] : self.offsets[i + 1]]
+
+    def take(self, idx: np.ndarray) -> tuple[Batch, list[bytes]]:
+        """The candidates at ``idx``, in that order, and their packed states."""
+        blob, offsets = self.blob, self.offsets.tolist()
+        blobs = [blob[offsets[i] : offsets[i + 1]] for i in idx.tolist()]
+        new_offsets = np.zeros(len(blobs) + 1, dtype=np.int64)
+        np.cumsum(np.frombuffer(array("q", map(len, blobs)), dtype=np.int64), out=new_offsets[1:])
+        taken = Batch(
+            self.fps[idx], self.keys[idx], self.parents[idx], self.aids[idx], new_offsets,
+            b"".join(blobs), self.labels,
+        )  # fmt: skip
+        return taken, blobs
+
+    @staticmethod
+    def concat(batches: Sequence[Batch]) -> Batch:
+        batches = [b for b in batches if len(b)]
+        if not batches:
+            return Batch.empty()
+        offsets, base = [np.zeros(1, np.int64)], 0
+        for b in batches:
+            offsets.append(b.offsets[1:] + base)
+            base += b.offsets[-1]
+        return Batch(
+            np.concatenate([b.fps for b in batches]),
+            np.concatenate([b.keys for b in batches]),
+            np.concatenate([b.parents for b in batches]),
+            np.concatenate([b.aids for b in batches]),
+            np.concatenate(offsets),
+            b"".join(b.blob for b in batches),
+            batches[0].labels,
+        )
+
+
+def route(rows: list[tuple], parts: int) -> list[list[Batch]]:
+    per = [[] for _ in range(parts)]
+    for row in rows:
+        per[row[0] % parts].append(row)
+    return [[Batch.of(r)] for r in per]
+
+
+def merge_ranks(keys: list[np.ndarray], base: int) -> list[np.ndarray]:
+    """Each partition's keys' ranks among all partitions' keys (distinct), from ``base``."""
+    if len(keys) == 1:
+        return [base + np.arange(len(keys[0]), dtype=np.int64)]
+    every = np.concatenate(keys)
+    rank = np.empty(len(every), dtype=np.int64)
+    rank[np.argsort(every, kind="stable")] = base + np.arange(len(every), dtype=np.int64)
+    out, at = [], 0
+    for k in keys:
+        out.append(rank[at : at + len(k)])
+        at += len(k)
+    return out
