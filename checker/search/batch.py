@@ -50,7 +50,7 @@ def codec_for(kernel) -> Codec:
 
 @dataclass
 class Batch:
-    """Candidates, as arrays: fingerprint, key, parent fingerprint, action, packed state."""
+    """Successor records, as arrays: fingerprint, key, parent fingerprint, action, packed state."""
 
     fps: np.ndarray
     keys: np.ndarray
@@ -89,7 +89,7 @@ class Batch:
         return self.blob[self.offsets[i] : self.offsets[i + 1]]
 
     def take(self, idx: np.ndarray) -> tuple[Batch, list[bytes]]:
-        """The candidates at ``idx``, in that order, and their packed states."""
+        """The records at ``idx``, in that order, and their packed states."""
         blob, offsets = self.blob, self.offsets.tolist()
         blobs = [blob[offsets[i] : offsets[i + 1]] for i in idx.tolist()]
         new_offsets = np.zeros(len(blobs) + 1, dtype=np.int64)

@@ -3,7 +3,7 @@
 For runs past one process's memory, on several processes, on a Dask cluster, and runs that
 must survive being stopped. The coordinator (this module) holds no state whole: each round it
 asks every partition (partition.py) to expand its share of the frontier ranked in [lo, hi),
-hands each batch of candidates to the partition that owns them, has each keep the new ones,
+hands each batch of successor records to the partition that owns them, has each keep the new ones,
 merges their keys into ranks and has them write the round. Because ranks follow the order of
 first discovery of one breadth-first process, the counts, the depth and the counterexample
 are the same for any number of partitions, and the same as :func:`explore`'s in memory.

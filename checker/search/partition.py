@@ -8,8 +8,8 @@ called by the coordinator (levels.py) through a transport (transport.py):
 - :meth:`expand` the frontier states whose rank in the level is in [lo, hi): every successor
   becomes a record carrying its fingerprint, its packed state, its parent's fingerprint,
   its action and its *key*, ``parent rank << 16 | ordinal``: the order in which one process
-  searching breadth first would meet it. Candidates go to their owners in batches.
-- :meth:`ingest` the candidates it owns: of several with one fingerprint the least key wins
+  searching breadth first would meet it. Records go to their owners in batches.
+- :meth:`ingest` the records it owns: of several with one fingerprint the least key wins
   (the first discovery); those not seen before are the round's new states, checked against the
   properties in key order.
 - :meth:`commit` the new states with their ranks in the next level (the coordinator merges the
@@ -86,7 +86,7 @@ class Partition:
         # Successors this partition already sent, and states it stores: their owners have
         # them, with a key no greater (rounds go in key order), so sending them changes nothing.
         self.recent: set = set()
-        self.own = Batch.empty()  # the candidates of the last expand that this one owns
+        self.own = Batch.empty()  # the records of the last expand that this one owns
         # Action names by id, as this partition stores them. A generic kernel names actions
         # as it meets them, so each partition's kernel numbers them its own way.
         self.labels: list[str] = list(kernel.action_labels)
@@ -95,7 +95,7 @@ class Partition:
     # --- the three steps of a round ----------------------------------------------------------
     def expand(self, level: int, lo: int, hi: int) -> tuple[list[Batch], dict, dict, dict]:
         """Expand this partition's states of ``level`` ranked in [lo, hi); returns the
-        candidates per owner, the tallies of successors and of enabled actions by action, and
+        records per owner, the tallies of successors and of enabled actions by action, and
         where each action this partition had not met before was first met: (rank, position)."""
         kernel, canon, codec, parts = self.kernel, self.canon, self.codec, self.parts
         expand, pack, fingerprint = kernel.expand, codec.pack, codec.fingerprint
@@ -131,12 +131,12 @@ class Partition:
         fired = _minus(kernel.fired_counts(), fired_before)
         names = tuple(labels)
         batches = [Batch.of(r, names) for r in rows]
-        # Its own candidates stay here: only the others' cross a process boundary.
+        # Its own records stay here: only the others' cross a process boundary.
         self.own, batches[self.index] = batches[self.index], Batch.empty()
         return batches, _named(changed, names), _named(fired, names), firsts
 
     def ingest(self, level: int, round_no: int, batches: Sequence[Batch], every: bool) -> Ingested:
-        """Take the candidates this partition owns for ``level``; keep the new ones pending
+        """Take the records this partition owns for ``level``; keep the new ones pending
         until :meth:`commit`. ``every``: name every property's first violation, not only the
         first violation's."""
         batch = Batch.concat([self._renumbered(b) for b in (self.own, *batches)])
