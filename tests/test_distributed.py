@@ -86,5 +86,6 @@ def _summary(result):
 )
 @pytest.mark.parametrize("symmetry", [False, True])
 def test_dask_cluster_gives_the_one_process_result(scheduler, model, symmetry):
-    remote = explore(model, symmetry=symmetry, scheduler=scheduler)
+    # Two partitions, each an actor on one of the two Dask workers; small rounds.
+    remote = explore(model, symmetry=symmetry, scheduler=scheduler, workers=2, round_size=50)
     assert _summary(remote) == _summary(explore(model, symmetry=symmetry))
