@@ -3,8 +3,8 @@
 For runs past one process's memory, on several processes, on a Dask cluster, and runs that
 must survive being stopped. The coordinator (this module) holds no state whole: each round it
 asks every partition (partition.py) to expand its share of the frontier ranked in [lo, hi),
-hands each batch of successor records to the partition that owns them, has each keep the new ones,
-merges their keys into ranks and has them write the round. Because ranks follow the order of
+hands each batch of successor records to the partition that owns them, has each keep the new
+ones, merges their keys into ranks and has them write the round. Because ranks follow the order of
 first discovery of one breadth-first process, the counts, the depth and the counterexample
 are the same for any number of partitions, and the same as :func:`explore`'s in memory.
 
@@ -79,7 +79,7 @@ def search_partitioned(
     start = time.perf_counter()
     temporary = opts.checkpoint is None
     folder = Path(tempfile.mkdtemp(prefix="electkit-run-")) if temporary else opts.checkpoint
-    job = (
+    job = (  # what a checkpoint must match to be resumed, and what a Dask worker rebuilds
         opts.spec or model.name,
         tuple(sorted(model.parameters.items())),
         symmetric,
@@ -92,7 +92,7 @@ def search_partitioned(
         if manifest is not None:
             opts.round_size = manifest["round_size"]
         with open_transport(model, kernel, symmetric, properties, opts, folder, job) as transport:
-            run = _Run(model, kernel, symmetric, properties, opts, folder, transport, start)
+            run = _Run(model, kernel, symmetric, properties, opts, folder, transport, start, job)
             return run.go(manifest, on_progress, every)
     finally:
         if temporary:
@@ -102,10 +102,11 @@ def search_partitioned(
 class _Run:
     """One partitioned search, from its first level (or its checkpoint) to its verdict."""
 
-    def __init__(self, model, kernel, symmetric, properties, opts, folder, transport, start):
+    def __init__(self, model, kernel, symmetric, properties, opts, folder, transport, start, job):
         self.model, self.kernel, self.symmetric = model, kernel, symmetric
         self.properties, self.opts, self.folder = properties, opts, folder
-        self.transport, self.start = transport, start
+        self.transport, self.start, self.job = transport, start, job
+        self.codec = codec_for(kernel)
         self.parts = opts.workers
         self.stats = StatsFile(opts.stats, start) if opts.stats else None
         self.rss = 0
@@ -183,15 +184,11 @@ class _Run:
         return result
 
     def _initial_level(self, t: Tallies) -> tuple | None:
-        codec_pack = self.transport_codec()
         rows = []
         for ordinal, st in enumerate(self.kernel.init):
-            b = codec_pack.pack(st)
-            rows.append((codec_pack.fingerprint(st, b), ordinal, 0, INIT_ACTION, b))
+            b = self.codec.pack(st)
+            rows.append((self.codec.fingerprint(st, b), ordinal, 0, INIT_ACTION, b))
         return self._ingest_and_commit(t, 0, 0, route(rows, self.parts), initial=True)
-
-    def transport_codec(self):
-        return codec_for(self.kernel)
 
     def _round(self, t: Tallies) -> tuple | None:
         size = t.level_sizes[t.level]
@@ -261,17 +258,7 @@ class _Run:
 
     def _save(self, t: Tallies) -> None:
         t.seconds = time.perf_counter() - self.start
-        save_manifest(self.folder, self._job(), self.parts, self.opts.round_size, t.__dict__)
-
-    def _job(self) -> tuple:
-        return (
-            self.opts.spec or self.model.name,
-            tuple(sorted(self.model.parameters.items())),
-            self.symmetric,
-            tuple(sorted(self.properties)) if self.properties is not None else None,
-            not self.kernel.exact,
-            self.opts.keep_going,
-        )
+        save_manifest(self.folder, self.job, self.parts, self.opts.round_size, t.__dict__)
 
     def _generated(self, t: Tallies) -> int:
         return len(self.kernel.init) + sum(t.fired.values())
@@ -349,7 +336,7 @@ class _Run:
 
     def _chain(self, level: int, fp: int) -> list:
         """The stored states from an initial state to the state ``fp`` of ``level``."""
-        unpack = self.transport_codec().unpack
+        unpack = self.codec.unpack
         chain = []
         for lv in range(level, -1, -1):
             found = [r for r in self.call("lookup", lv, fp) if r is not None]
