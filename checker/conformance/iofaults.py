@@ -54,7 +54,8 @@ def plan(calls: Sequence[str]) -> list[Fault]:
 class FaultyFiles:
     """The operating system's file calls, counted, with ``fault`` injected (None: no fault).
 
-    ``calls`` names each call made ("fsync vote.json.tmp"; paths relative to ``root``);
+    ``calls`` names each call made ("fsync vote.json.tmp"; paths relative to ``root``, which
+    is itself ``DIR``);
     ``failed`` is the first call that raised an injected error, or None; ``errors`` counts
     the calls that raised one.
     """
@@ -77,7 +78,7 @@ class FaultyFiles:
 
     def _name(self, path: Any) -> str:
         relative = os.path.relpath(os.fspath(path), self.root)
-        return "." if relative == "." else relative
+        return "DIR" if relative == "." else relative
 
     def _enter(self, call: str, target: str) -> str | None:
         """Count the call; raise the injected error; say "short" when this call is short."""
@@ -95,7 +96,7 @@ class FaultyFiles:
             self.failed = self.calls[-1]
         self.errors += 1
         code = ERRORS[fault.kind]
-        raise OSError(code, os.strerror(code), os.fspath(self.root / target))
+        raise OSError(code, os.strerror(code), os.fspath(self.root / target.split(" ")[0]))
 
     # -- the calls of impl.files.FileSystem -------------------------------------------------------
     def makedirs(self, path: Any) -> None:
@@ -169,17 +170,17 @@ async def run_matrix(scenario: Scenario, name: str, report: FaultReport | None =
     ``await scenario(fault)`` gives ``(calls, findings)``: the calls faults may be injected at
     (those of the run up to its last required step, so the plan does not depend on timing)
     and what went wrong (a clean fault-free run has none). Findings are prefixed with
-    ``name`` and the fault; ``report`` accumulates several scenarios.
+    ``name``; at most ``max_findings`` of this scenario are kept; ``report`` accumulates
+    several scenarios.
     """
     report = report or FaultReport()
     calls, findings = await scenario(None)
-    report.findings += [f"{name}, no fault: {f}" for f in findings][:max_findings]
-    faults = plan(calls)
+    kept = [f"{name}, no fault: {f}" for f in findings]
     report.calls += len(calls)
-    for fault in faults:
+    for fault in plan(calls):
         _, findings = await scenario(fault)
         report.runs += 1
         report.by_kind[fault.kind] = report.by_kind.get(fault.kind, 0) + 1
-        room = max_findings - len(report.findings)
-        report.findings += [f"{name}, {f}" for f in findings][: max(room, 0)]
+        kept += [f"{name}, {f}" for f in findings]
+    report.findings += kept[:max_findings]
     return report
