@@ -175,6 +175,7 @@ def _unsent(msg: Message, acked: Durable) -> str | None:
 
 
 async def _scenario(h: Harness, name: str, fault: Fault | None) -> tuple[list[str], list[str]]:
+    """One run of scenario ``name`` with ``fault``: (the calls faults may hit, findings)."""
     data_dir = h.fresh_dir()
     data_dir.mkdir()
     vote = name == "vote"
@@ -189,11 +190,19 @@ async def _scenario(h: Harness, name: str, fault: Fault | None) -> tuple[list[st
     def found(text: str) -> None:
         findings.append(f"{files.describe()}: {text}".replace(str(data_dir), "DIR"))
 
-    def needed() -> list[str]:  # the calls up to the first acknowledged save
-        return files.calls[: store.calls_at_ack[0]] if store.calls_at_ack else files.calls
+    try:
+        if await _started(server, files, data_dir, found):
+            sent = await _drive(h, server, vote, files, data_dir, found)
+            _judge_wire_and_disk(sent, store, data_dir, found)
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+    # The calls up to the first acknowledged save: those that do not depend on timing.
+    return files.calls[: store.calls_at_ack[0]] if store.calls_at_ack else files.calls, findings
 
-    sent: list[Message] = h.receive([])
-    sent.clear()  # a datagram of the previous run
+
+async def _started(server: ElectionServer, files: FaultyFiles, data_dir: Path,
+                   found: Callable[[str], None]) -> bool:
+    """Start ``server``: it must refuse, in one line, exactly when an error was injected."""
     try:
         await server.start()
     except StorageError as exc:
@@ -201,24 +210,28 @@ async def _scenario(h: Harness, name: str, fault: Fault | None) -> tuple[list[st
             found(f"refused to start with no error injected: {exc}")
         elif (wrong := _one_line(exc, files, data_dir)) is not None:
             found(f"refused to start, but {wrong}")
-        return needed(), findings
+        return False
     except Exception as exc:  # noqa: BLE001 - anything but one clear refusal is a finding
         found(f"start failed with {exc.__class__.__name__}: {exc}")
         await server.stop()
-        return needed(), findings
+        return False
     if files.errors:
         found(f"started although {files.failed} failed (term {server.term})")
+    return True
+
+
+async def _drive(h: Harness, server: ElectionServer, vote: bool, files: FaultyFiles,
+                 data_dir: Path, found: Callable[[str], None]) -> list[Message]:
+    """Run until the node answers (a Vote, or RequestVotes) or stops; what it sent."""
+    h.receive([])  # drop a datagram of the previous run
+    sent: list[Message] = []
     stopped = asyncio.ensure_future(server.wait_stopped())
+    answer = Vote if vote else RequestVote
     try:
         if vote:
             h.send(RequestVote(STORED.term + 1, PEERS[0], NODE))
-
-            def end() -> bool:
-                return any(isinstance(m, Vote) for m in h.receive(sent)) or stopped.done()
-        else:
-            def end() -> bool:
-                return any(isinstance(m, RequestVote) for m in h.receive(sent)) or stopped.done()
-        reached = await _until(end, WAIT)
+        reached = await _until(
+            lambda: any(isinstance(m, answer) for m in h.receive(sent)) or stopped.done(), WAIT)
         await asyncio.sleep(0)
         by_itself = stopped.done()
     finally:
@@ -235,6 +248,12 @@ async def _scenario(h: Harness, name: str, fault: Fault | None) -> tuple[list[st
         found(f"stopped with no error injected: {error}")
     elif not reached:
         found(f"the node neither {'voted' if vote else 'campaigned'} nor stopped in {WAIT:g} s")
+    return sent
+
+
+def _judge_wire_and_disk(sent: list[Message], store: Any, data_dir: Path,
+                         found: Callable[[str], None]) -> None:
+    """Nothing on the wire ahead of the acknowledged vote; the disk holds it or the next."""
     for msg in sent:
         if (why := _unsent(msg, store.acked)) is not None:
             found(f"sent {msg!r}, but {why}")
@@ -246,8 +265,6 @@ async def _scenario(h: Harness, name: str, fault: Fault | None) -> tuple[list[st
     else:
         if on_disk not in (store.acked, store.attempted):
             found(f"the vote file holds {on_disk} after the run; acknowledged: {store.acked}")
-    shutil.rmtree(data_dir, ignore_errors=True)
-    return needed(), findings
 
 
 async def _lock(h: Harness) -> list[str]:
@@ -256,24 +273,28 @@ async def _lock(h: Harness) -> list[str]:
     timeout = (30.0, 30.0)
     first = ElectionServer(h.config(data_dir, timeout), store=h.store_class(data_dir))
     second = ElectionServer(h.config(data_dir, timeout, port=1), store=h.store_class(data_dir))
-    findings = []
-    await first.start()
-    try:
-        await second.start()
-    except StorageError as exc:
-        if "vote.lock" not in str(exc) or "\n" in str(exc):
-            findings.append(f"second node refused, but not in one line naming the lock: {exc}")
-    else:
-        findings.append("a second node started on the data directory of a running node")
-        await second.stop()
-    await first.stop()
     again = ElectionServer(h.config(data_dir, timeout, port=1), store=h.store_class(data_dir))
+    findings = []
     try:
-        await again.start()
-    except ImplError as exc:
-        findings.append(f"no node could start after the first stopped (lock not released): {exc}")
-    else:
-        await again.stop()
+        await first.start()
+        try:
+            await second.start()
+        except StorageError as exc:
+            if "vote.lock" not in str(exc) or "\n" in str(exc):
+                findings.append(f"second node refused, but not in one line naming the lock: {exc}")
+        else:
+            findings.append("a second node started on the data directory of a running node")
+        await second.stop()
+        await first.stop()
+        try:
+            await again.start()
+        except ImplError as exc:
+            findings.append(f"no node could start after the first stopped (lock kept): {exc}")
+    except Exception as exc:  # noqa: BLE001 - a node that cannot even start is a finding
+        findings.append(f"the lock check failed: {exc.__class__.__name__}: {exc}")
+    finally:
+        for server in (first, second, again):
+            await server.stop()
     return [f.replace(str(data_dir), "DIR") for f in findings]
 
 
@@ -300,10 +321,14 @@ async def _damaged(h: Harness) -> tuple[int, list[str]]:
             if "vote.json" not in str(exc) or "\n" in str(exc):
                 findings.append(f"damaged vote file ({what}): refused, but not in one line "
                                 f"naming the file: {exc}")
+        except Exception as exc:  # noqa: BLE001 - anything but one clear refusal is a finding
+            findings.append(f"damaged vote file ({what}): start failed with "
+                            f"{exc.__class__.__name__}: {exc}")
         else:
             findings.append(f"started from a damaged vote file ({what}) at term {server.term}")
+        finally:
             await server.stop()
-        shutil.rmtree(data_dir, ignore_errors=True)
+            shutil.rmtree(data_dir, ignore_errors=True)
     return len(cases), [f.replace(str(h.root), "DIR") for f in findings]
 
 
