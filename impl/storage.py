@@ -48,7 +48,8 @@ T = TypeVar("T")
 _MAX_SIZE = 4096  # a valid record is ~100 bytes; anything far larger is not ours
 
 
-def _checksum(term: int, voted_for: int | None) -> int:
+def checksum(term: object, voted_for: object) -> int:
+    """The record's ``crc32``: of the format, the version, the term and the vote."""
     payload = json.dumps([FORMAT, VERSION, term, voted_for], separators=(",", ":"))
     return zlib.crc32(payload.encode())
 
@@ -57,7 +58,7 @@ def encode_record(durable: Durable) -> bytes:
     """The exact bytes stored for ``durable``."""
     record = {"format": FORMAT, "version": VERSION, "term": durable.term,
               "voted_for": durable.voted_for,
-              "crc32": _checksum(durable.term, durable.voted_for)}
+              "crc32": checksum(durable.term, durable.voted_for)}
     return (json.dumps(record) + "\n").encode()
 
 
@@ -91,7 +92,7 @@ def decode_record(data: bytes, path: Path) -> Durable:
         durable = Durable(term, voted_for)
     except MessageError as exc:
         raise bad(f"corrupt vote record ({exc})") from None
-    if record["crc32"] != _checksum(term, voted_for):
+    if record["crc32"] != checksum(term, voted_for):
         raise bad("checksum mismatch, the vote record is corrupt")
     return durable
 

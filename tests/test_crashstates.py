@@ -75,7 +75,8 @@ def test_a_rename_without_directory_fsync_may_not_persist(tmp_path: Path) -> Non
 def test_the_real_store_recovers_every_crash_state() -> None:
     report = explore_store()
     assert report.passed, report.findings
-    assert report.calls == 20 and report.states > report.distinct > 10
+    assert report.runs == 2 and report.calls == 20 + 10  # the second run truncates a tmp
+    assert report.states > report.distinct > 10
     assert report.outcomes["being saved"] > 0 and report.outcomes["acknowledged"] > 0
     passed, summary, details = crash_gate()
     assert passed and f"{report.states} crash states" in summary
@@ -122,6 +123,21 @@ class NoFileFsync(VoteStore):
         files.close(dir_fd)
 
 
+class NoTruncate(VoteStore):
+    """Planted bug: the temp file is not truncated, so a longer leftover keeps its tail."""
+
+    def save(self, durable: Durable) -> None:
+        files = self.files
+        fd = files.open(self._tmp, os.O_WRONLY | os.O_CREAT, 0o600)
+        files.write(fd, encode_record(durable))
+        files.fsync(fd)
+        files.close(fd)
+        files.replace(self._tmp, self.path)
+        dir_fd = files.open(self.directory, os.O_RDONLY | os.O_DIRECTORY)
+        files.fsync(dir_fd)
+        files.close(dir_fd)
+
+
 class DamagedReadAsZero(WriteInPlace):
     """Planted bug: a damaged vote file is read as term 0 (with a store that can damage it)."""
 
@@ -138,6 +154,7 @@ class DamagedReadAsZero(WriteInPlace):
         (WriteInPlace, "refused to start: DIR/vote.json: empty or truncated vote file"),
         (NoDirectoryFsync, "recovered Durable(term=0, voted_for=None); expected Durable(term=1"),
         (NoFileFsync, "refused to start"),
+        (NoTruncate, "refused to start: DIR/vote.json: corrupt or truncated vote file"),
         (DamagedReadAsZero, "recovered Durable(term=0, voted_for=None); expected Durable(term=1"),
     ],
 )

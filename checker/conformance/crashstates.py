@@ -198,6 +198,7 @@ class Refused(Exception):
 class CrashReport:
     """What :func:`explore` found."""
 
+    runs: int = 0  # recorded runs
     calls: int = 0  # file-system calls recorded
     states: int = 0  # (crash point, disk state) pairs judged
     distinct: int = 0  # distinct disk states, each recovered once in a real directory
@@ -211,8 +212,9 @@ class CrashReport:
 
     def summary(self) -> str:
         """One line for the gate."""
+        runs = f" in {self.runs} runs" if self.runs > 1 else ""
         head = (f"{self.states:,} crash states ({self.distinct} distinct on disk) after "
-                f"{self.calls} file-system calls")
+                f"{self.calls} file-system calls{runs}")
         if self.passed:
             told = ", ".join(f"{n} {what}" for what, n in sorted(self.outcomes.items()))
             return f"{head}: every recovery correct ({told})"
@@ -220,24 +222,32 @@ class CrashReport:
 
 
 def explore(record: Callable[[Recorder], None], recover: Callable[[Path], Any],
-            initial: Any, scratch: str | None = None,
+            initial: Any, before: Mapping[str, bytes] | None = None, *,
+            report: CrashReport | None = None, scratch: str | None = None,
             max_findings: int = MAX_FINDINGS) -> CrashReport:
     """Record ``record``'s calls, then recover every crash state and judge the outcome.
 
     ``record(recorder)`` does its saves through ``recorder`` (as the store's file system)
-    in ``recorder.root``, an empty directory, each inside ``recorder.saving(value)``.
-    ``recover(directory)`` runs the real recovery on a directory and returns the value it
-    recovered, or raises :class:`Refused`. ``initial`` is what an empty directory must give.
-    At most ``max_findings`` findings are kept (all are counted in ``outcomes``).
+    in ``recorder.root``, each inside ``recorder.saving(value)``. The directory starts empty,
+    or with the files ``before`` (name -> bytes, durable). ``recover(directory)`` runs the
+    real recovery on a directory and returns the value it recovered, or raises
+    :class:`Refused`. ``initial`` is what recovery must give before the first save.
+    ``report`` accumulates several runs; at most ``max_findings`` findings are kept (all
+    are counted in ``outcomes``).
     """
-    report = CrashReport()
+    report = report if report is not None else CrashReport()
     outcomes: dict[tuple[tuple[str, bytes], ...], tuple[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="electkit-crash-", dir=scratch) as tmp:
-        recorder = Recorder(Path(tmp) / "run")
-        recorder.root.mkdir()
+        root = Path(tmp) / "run"
+        root.mkdir()
+        for name, data in (before or {}).items():
+            (root / name).write_bytes(data)
+        recorder = Recorder(root)
         recorder.acknowledged(initial)
         record(recorder)
-        report.calls = sum(not isinstance(op, Begin | Ack) for op in recorder.ops)
+        calls = sum(not isinstance(op, Begin | Ack) for op in recorder.ops)
+        report.calls += calls
+        report.runs += 1
         for state in crash_states(recorder.initial, recorder.ops):
             report.states += 1
             if state.files not in outcomes:
@@ -246,8 +256,8 @@ def explore(record: Callable[[Recorder], None], recover: Callable[[Path], Any],
             verdict = _judge(kind, value, state)
             report.outcomes[verdict] += 1
             if verdict.startswith("wrong") and len(report.findings) < max_findings:
-                report.findings.append(_finding(state, report.calls, kind, value))
-        report.distinct = len(outcomes)
+                report.findings.append(_finding(state, calls, kind, value))
+        report.distinct += len(outcomes)
     return report
 
 

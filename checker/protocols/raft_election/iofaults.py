@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import random
 import shutil
 import socket
@@ -44,7 +45,7 @@ from impl.errors import ImplError, StorageError, WireError
 from impl.messages import Message, RequestVote, Vote
 from impl.node import Durable
 from impl.server import ElectionServer, ServerConfig
-from impl.storage import VoteStore, encode_record
+from impl.storage import VoteStore, checksum, encode_record
 from impl.wire import Codec
 
 CLUSTER = "electkit-iofaults"
@@ -298,13 +299,31 @@ async def _lock(h: Harness) -> list[str]:
     return [f.replace(str(data_dir), "DIR") for f in findings]
 
 
+def _record(**fields: Any) -> bytes:
+    """A vote record with ``fields`` changed and its checksum made to fit them."""
+    record = json.loads(encode_record(DAMAGED_FROM))
+    record.update(fields)
+    record["crc32"] = checksum(record.get("term"), record.get("voted_for"))
+    return json.dumps(record).encode()
+
+
 def damaged_files() -> list[tuple[str, bytes]]:
-    """Damaged vote files: each truncation of a record, a term changed under its checksum."""
+    """Damaged vote files: each truncation of a record, a term changed under its checksum,
+    records no node of this build wrote (each with a checksum that fits), garbage."""
     good = encode_record(DAMAGED_FROM)
     cases = [(f"first {k} of {len(good)} bytes", good[:k]) for k in range(len(good.rstrip()))]
-    older = good.replace(b'"term": 15', b'"term": 14')
-    cases += [("term 15 changed to 14, checksum kept", older), ("garbage", b"\xff\xfe\x00garbage")]
-    return cases
+    return cases + [
+        ("term 15 changed to 14, checksum kept", good.replace(b'"term": 15', b'"term": 14')),
+        ("format version 2", _record(version=2)),
+        ("another format", _record(format="electkit-other")),
+        ("an extra field", _record(leader=2)),
+        ("term -1", _record(term=-1)),
+        ("term beyond the wire's 64 bits", _record(term=2**64)),
+        ("vote as a string", _record(voted_for="2")),
+        ("a list, not a record", b"[15, 2]"),
+        ("a record padded past 4 KiB", good.rstrip() + b" " * 5000 + b"\n"),
+        ("garbage", b"\xff\xfe\x00garbage"),
+    ]
 
 
 async def _damaged(h: Harness) -> tuple[int, list[str]]:
