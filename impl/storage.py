@@ -119,6 +119,7 @@ class VoteStore:
         self.files = files
         self._tmp = self.directory / (FILE_NAME + ".tmp")
         self._lock_fd: int | None = None
+        self._parent_synced = False  # the data directory's own entry is durable
 
     def lock(self) -> None:
         """Hold the directory's lock until :meth:`unlock`: one node per data directory.
@@ -131,7 +132,7 @@ class VoteStore:
             return
         files = self.files
         try:
-            files.makedirs(self.directory)
+            self._ensure_directory()
             fd = files.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as exc:
             raise StorageError(f"{self.lock_path}: cannot open the data directory's lock "
@@ -153,6 +154,30 @@ class VoteStore:
         fd, self._lock_fd = self._lock_fd, None
         if fd is not None:
             self._close_quietly(fd)  # closing the only descriptor releases the flock
+
+    def _ensure_directory(self) -> None:
+        """Create the data directory if it is missing, and make its own entry durable.
+
+        A save fsyncs the directory, which makes the vote file's entry durable, but not the
+        directory's entry in its parent: a crash could lose a directory made moments before,
+        and the vote with it. So the first call of each store fsyncs the parent; raises
+        OSError.
+        """
+        files = self.files
+        try:
+            files.mkdir(self.directory)
+        except FileExistsError:
+            pass
+        except FileNotFoundError:  # its parents are missing too: they are made, not synced
+            files.makedirs(self.directory.parent)
+            files.mkdir(self.directory)
+        if not self._parent_synced:
+            fd = files.open(self.directory.parent, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                files.fsync(fd)
+            finally:
+                files.close(fd)
+            self._parent_synced = True
 
     def _close_quietly(self, fd: int) -> None:
         try:
@@ -203,7 +228,7 @@ class VoteStore:
         """
         data = encode_record(durable)
         files, tmp, call = self.files, self._tmp, self._saving
-        call("mkdir", self.directory, files.makedirs, self.directory)
+        call("mkdir", self.directory, self._ensure_directory)
         fd = call("open", tmp, files.open, tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
             view = memoryview(data)

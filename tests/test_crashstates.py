@@ -75,7 +75,8 @@ def test_a_rename_without_directory_fsync_may_not_persist(tmp_path: Path) -> Non
 def test_the_real_store_recovers_every_crash_state() -> None:
     report = explore_store()
     assert report.passed, report.findings
-    assert report.runs == 2 and report.calls == 20 + 10  # the second run truncates a tmp
+    # mkdir and fsync of its parent, 4 saves of 5; the second run truncates a leftover tmp
+    assert report.runs == 2 and report.calls == 2 + 20 + 1 + 10
     assert report.states > report.distinct > 10
     assert report.outcomes["being saved"] > 0 and report.outcomes["acknowledged"] > 0
     passed, summary, details = crash_gate()
@@ -88,6 +89,7 @@ class WriteInPlace(VoteStore):
 
     def save(self, durable: Durable) -> None:
         files = self.files
+        files.makedirs(self.directory)  # made durable at once: not this test's bug
         fd = files.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         files.write(fd, encode_record(durable))
         files.fsync(fd)
@@ -102,6 +104,7 @@ class NoDirectoryFsync(VoteStore):
 
     def save(self, durable: Durable) -> None:
         files = self.files
+        files.makedirs(self.directory)  # made durable at once: not this test's bug
         fd = files.open(self._tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         files.write(fd, encode_record(durable))
         files.fsync(fd)
@@ -114,6 +117,7 @@ class NoFileFsync(VoteStore):
 
     def save(self, durable: Durable) -> None:
         files = self.files
+        files.makedirs(self.directory)  # made durable at once: not this test's bug
         fd = files.open(self._tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         files.write(fd, encode_record(durable))
         files.close(fd)
@@ -128,6 +132,7 @@ class NoTruncate(VoteStore):
 
     def save(self, durable: Durable) -> None:
         files = self.files
+        files.makedirs(self.directory)  # made durable at once: not this test's bug
         fd = files.open(self._tmp, os.O_WRONLY | os.O_CREAT, 0o600)
         files.write(fd, encode_record(durable))
         files.fsync(fd)
@@ -136,6 +141,14 @@ class NoTruncate(VoteStore):
         dir_fd = files.open(self.directory, os.O_RDONLY | os.O_DIRECTORY)
         files.fsync(dir_fd)
         files.close(dir_fd)
+
+
+class NoParentFsync(VoteStore):
+    """Planted bug: the data directory is made, but its own entry is never made durable."""
+
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self._parent_synced = True
 
 
 class DamagedReadAsZero(WriteInPlace):
@@ -151,10 +164,11 @@ class DamagedReadAsZero(WriteInPlace):
 @pytest.mark.parametrize(
     ("store", "expected"),
     [
-        (WriteInPlace, "refused to start: DIR/vote.json: empty or truncated vote file"),
+        (WriteInPlace, "refused to start: DIR/data/vote.json: empty or truncated vote file"),
         (NoDirectoryFsync, "recovered Durable(term=0, voted_for=None); expected Durable(term=1"),
         (NoFileFsync, "refused to start"),
-        (NoTruncate, "refused to start: DIR/vote.json: corrupt or truncated vote file"),
+        (NoParentFsync, "[lost: mkdir data]: recovered Durable(term=0, voted_for=None); expected"),
+        (NoTruncate, "refused to start: DIR/data/vote.json: corrupt or truncated vote file"),
         (DamagedReadAsZero, "recovered Durable(term=0, voted_for=None); expected Durable(term=1"),
     ],
 )
@@ -171,6 +185,19 @@ def test_an_older_term_after_a_crash_is_caught() -> None:
     findings = explore_store(NoDirectoryFsync, max_findings=10**6).findings
     assert any("recovered Durable(term=1, voted_for=1); expected Durable(term=2" in f
                for f in findings)
+
+
+def test_a_save_that_fails_while_recording_is_a_finding() -> None:
+    class Unwritable(VoteStore):
+        def save(self, durable: Durable) -> None:
+            raise OSError(28, "No space left on device", str(self.path))
+
+    passed, summary, details = crash_gate(Unwritable)
+    assert not passed
+    assert details["findings"][0] == (
+        "a save failed while recording: OSError: [Errno 28] No space left on device: "
+        "'DIR/run/data/vote.json'"
+    )
 
 
 def test_a_crashing_recovery_is_a_finding(tmp_path: Path) -> None:

@@ -32,6 +32,7 @@ from impl.storage import FILE_NAME, VoteStore, encode_record
 
 IDS = (1, 2, 3)
 NODE = 1
+DATA = "data"  # the data directory, inside the recorded one: its own entry is recorded too
 
 
 @dataclass(frozen=True)
@@ -44,12 +45,13 @@ class Run:
 
 
 RUNS = (
-    # From an empty directory: a vote, a higher term learnt (no vote), a vote in that term, a
-    # vote in the next term.
+    # From nothing (the data directory is made by the first save): a vote, a higher term
+    # learnt (no vote), a vote in that term, a vote in the next term.
     Run({}, Durable(0, None), (Durable(1, 1), Durable(2, None), Durable(2, 3), Durable(3, 2))),
     # After a crash left a torn temp file longer than a record (two sectors): a save must not
     # leave its tail behind.
-    Run({FILE_NAME: encode_record(Durable(1, 1)), FILE_NAME + ".tmp": b"#" * 600},
+    Run({f"{DATA}/{FILE_NAME}": encode_record(Durable(1, 1)),
+         f"{DATA}/{FILE_NAME}.tmp": b"#" * 600},
         Durable(1, 1), (Durable(2, 2), Durable(3, None))),
 )
 
@@ -60,7 +62,7 @@ def explore_store(store_class: type[VoteStore] = VoteStore, runs: tuple[Run, ...
     (``options``: those of :func:`checker.conformance.crashstates.explore`)."""
 
     def recover(directory: Path) -> Durable:
-        store = store_class(directory)
+        store = store_class(directory / DATA)
         try:
             store.lock()
             try:
@@ -74,7 +76,7 @@ def explore_store(store_class: type[VoteStore] = VoteStore, runs: tuple[Run, ...
     for run in runs:
 
         def record(recorder: Recorder, saves: tuple[Durable, ...] = run.saves) -> None:
-            store = store_class(recorder.root, recorder)  # type: ignore[arg-type]
+            store = store_class(recorder.root / DATA, recorder)  # type: ignore[arg-type]
             for durable in saves:
                 with recorder.saving(durable):
                     store.save(durable)

@@ -10,7 +10,8 @@ at every write and read.
 
 - ``vote``: the vote file holds term 5; server 2 asks for a vote in term 6 (a save, then a
   granted Vote on the wire);
-- ``campaign``: no vote file; the election timer fires (a save, then RequestVotes).
+- ``campaign``: no data directory; the node makes it, then its election timer fires (a
+  save, then RequestVotes).
 
 Judged on the wire and on disk, for every run:
 
@@ -20,7 +21,8 @@ Judged on the wire and on disk, for every run:
   message on the wire carries a term (and, in that term, a vote) that a save acknowledged
   with no error;
 - a short write or read is no error: the run goes on as without it;
-- afterwards the vote file holds the acknowledged vote or the one being saved.
+- afterwards the vote file holds the acknowledged vote or the one being saved, and no file
+  is left open.
 
 Two checks without faults complete the stage: a second node on the data directory of a
 running one is refused (its lock), and a damaged vote file (every truncation of a record, a
@@ -178,10 +180,9 @@ def _unsent(msg: Message, acked: Durable) -> str | None:
 async def _scenario(h: Harness, name: str, fault: Fault | None) -> tuple[list[str], list[str]]:
     """One run of scenario ``name`` with ``fault``: (the calls faults may hit, findings)."""
     data_dir = h.fresh_dir()
-    data_dir.mkdir()
     vote = name == "vote"
     if vote:
-        VoteStore(data_dir).save(STORED)
+        VoteStore(data_dir).save(STORED)  # else the node makes its data directory itself
     files = FaultyFiles(data_dir, fault)
     store = acking(h.store_class)(data_dir, files, STORED if vote else Durable(0, None))
     timeout = (30.0, 30.0) if vote else (0.002, 0.004)
@@ -195,6 +196,8 @@ async def _scenario(h: Harness, name: str, fault: Fault | None) -> tuple[list[st
         if await _started(server, files, data_dir, found):
             sent = await _drive(h, server, vote, files, data_dir, found)
             _judge_wire_and_disk(sent, store, data_dir, found)
+        if files.still_open:
+            found(f"the stopped node left {', '.join(files.still_open)} open")
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
     # The calls up to the first acknowledged save: those that do not depend on timing.
