@@ -105,8 +105,8 @@ def test_the_lock_refuses_a_second_store_until_released(tmp_path: Path) -> None:
 def test_the_real_server_passes_every_fault() -> None:
     passed, summary, details = fault_gate()
     assert passed, details["findings"]
-    assert details["calls"] == 19 + 16 and details["runs"] == 3 * 35 + 4
-    assert details["by_kind"] == {"ENOSPC": 35, "EIO": 35, "EACCES": 35, "short": 4}
+    assert details["calls"] == 19 + 18 and details["runs"] == 3 * 37 + 4
+    assert details["by_kind"] == {"ENOSPC": 37, "EIO": 37, "EACCES": 37, "short": 4}
     assert details["damaged"] > 90 and "every run safe" in summary
 
 
@@ -195,7 +195,7 @@ class OneRead(VoteStore):
         (DamagedAsTermZero, "started from a damaged vote file (first 0 of 91 bytes) at term 0"),
         (DamagedAsTermZero, "started from a damaged vote file (term 15 changed to 14"),
         (NoLock, "a second node started on the data directory of a running node"),
-        (OneWrite, "short at call 10 (write vote.json.tmp): the vote file is unreadable"),
+        (OneWrite, "short at call 13 (write vote.json.tmp): the vote file is unreadable"),
         (OneRead, "short at call 8 (read vote.json): refused to start with no error injected"),
     ],
 )

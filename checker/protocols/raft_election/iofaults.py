@@ -10,8 +10,8 @@ at every write and read.
 
 - ``vote``: the vote file holds term 5; server 2 asks for a vote in term 6 (a save, then a
   granted Vote on the wire);
-- ``campaign``: no data directory; the node makes it, then its election timer fires (a
-  save, then RequestVotes).
+- ``campaign``: no data directory, nor its parent; the node makes them, then its election
+  timer fires (a save, then RequestVotes).
 
 Judged on the wire and on disk, for every run:
 
@@ -109,9 +109,9 @@ class Harness:
             sock.close()
 
     def fresh_dir(self) -> Path:
-        """An empty data directory for the next run."""
+        """A data directory for the next run, not made yet, nor its parent."""
         self.runs += 1
-        return self.root / f"run{self.runs}"
+        return self.root / f"run{self.runs}" / "data"
 
     def config(self, data_dir: Path, timeout: tuple[float, float], port: int = 0) -> ServerConfig:
         """Node 1's configuration (``port``: which of the two node-1 ports)."""
@@ -199,7 +199,7 @@ async def _scenario(h: Harness, name: str, fault: Fault | None) -> tuple[list[st
         if files.still_open:
             found(f"the stopped node left {', '.join(files.still_open)} open")
     finally:
-        shutil.rmtree(data_dir, ignore_errors=True)
+        shutil.rmtree(data_dir.parent, ignore_errors=True)
     # The calls up to the first acknowledged save: those that do not depend on timing.
     return files.calls[: store.calls_at_ack[0]] if store.calls_at_ack else files.calls, findings
 
@@ -334,7 +334,7 @@ async def _damaged(h: Harness) -> tuple[int, list[str]]:
     cases = damaged_files()
     for what, data in cases:
         data_dir = h.fresh_dir()
-        data_dir.mkdir()
+        data_dir.mkdir(parents=True)
         (data_dir / "vote.json").write_bytes(data)
         server = ElectionServer(h.config(data_dir, (30.0, 30.0)), store=h.store_class(data_dir))
         try:
@@ -350,7 +350,7 @@ async def _damaged(h: Harness) -> tuple[int, list[str]]:
             findings.append(f"started from a damaged vote file ({what}) at term {server.term}")
         finally:
             await server.stop()
-            shutil.rmtree(data_dir, ignore_errors=True)
+            shutil.rmtree(data_dir.parent, ignore_errors=True)
     return len(cases), [f.replace(str(h.root), "DIR") for f in findings]
 
 
