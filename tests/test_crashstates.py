@@ -11,6 +11,8 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from checker.conformance.crashstates import crash_states, explore
 from checker.conformance.fsrecord import Recorder
@@ -213,3 +215,57 @@ def test_a_crashing_recovery_is_a_finding(tmp_path: Path) -> None:
     assert not report.passed
     assert "recovery failed: FileNotFoundError" in report.findings[0]
     assert "DIR/v" in report.findings[0] and str(tmp_path) not in report.findings[0]
+
+
+# -- the model against the real file system ---------------------------------------------------
+NAMES = ("a", "b", "c")
+CALLS = st.lists(
+    st.one_of(
+        st.tuples(st.just("write"), st.sampled_from(NAMES), st.binary(max_size=1100)),
+        st.tuples(st.just("fsync"), st.sampled_from(NAMES)),
+        st.tuples(st.just("rename"), st.sampled_from(NAMES), st.sampled_from(NAMES)),
+        st.tuples(st.just("unlink"), st.sampled_from(NAMES)),
+        st.tuples(st.just("sync dir")),
+    ),
+    max_size=8,
+)
+
+
+def _run(rec: Recorder, calls: list[tuple]) -> None:
+    root = rec.root
+    for call in calls:
+        kind, *args = call
+        if kind == "write":
+            fd = rec.open(root / args[0], os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+            rec.write(fd, args[1])
+            rec.close(fd)
+        elif kind == "fsync" and (root / args[0]).exists():
+            fd = rec.open(root / args[0], os.O_RDONLY)
+            rec.fsync(fd)
+            rec.close(fd)
+        elif kind == "rename" and (root / args[0]).exists() and args[0] != args[1]:
+            rec.replace(root / args[0], root / args[1])
+        elif kind == "unlink" and (root / args[0]).exists():
+            rec.unlink(root / args[0])
+        elif kind == "sync dir":
+            _sync_dir(rec)
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(calls=CALLS)
+def test_the_disk_as_it_is_is_always_a_crash_state(tmp_path_factory, calls) -> None:
+    root = tmp_path_factory.mktemp("fs")
+    rec = Recorder(root)
+    _run(rec, calls)
+    real = tuple(sorted((p.name, p.read_bytes()) for p in root.iterdir()))
+    last = max(s.point for s in crash_states({}, rec.ops))
+    final = _files(s for s in crash_states({}, rec.ops) if s.point == last)
+    assert real in final
+    # Everything synced: the file system promises this state and no other.
+    for name, _ in real:
+        fd = rec.open(root / name, os.O_RDONLY)
+        rec.fsync(fd)
+        rec.close(fd)
+    _sync_dir(rec)
+    last = max(s.point for s in crash_states({}, rec.ops))
+    assert _files(s for s in crash_states({}, rec.ops) if s.point == last) == {real}
