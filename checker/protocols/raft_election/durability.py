@@ -7,8 +7,8 @@ short write at every file-system call of its lock, load and save.
 The vote store (impl/storage.py) saves a sequence of (term, vote) pairs — a vote, a new term
 without a vote, a vote in that term, a vote in the next; then, in a second run, two saves
 after a crash left a torn temp file behind — through the checker's recorder
-(checker/conformance/crashstates.py). Each state a crash could leave is written to a real
-directory and recovered the way a node starts: take the directory's lock, build a
+(checker/conformance/fsrecord.py, crashstates.py). Each state a crash could leave is written
+to a real directory and recovered the way a node starts: take the directory's lock, build a
 ``NodeHost`` (which loads the vote file). The recovered (term, vote) must be the last
 acknowledged one or the one being saved; a refusal, an older term or a lost vote fails.
 
@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from checker.conformance.crashstates import CrashReport, Recorder, Refused, explore
+from checker.conformance.crashstates import CrashReport, Refused, explore
+from checker.conformance.fsrecord import Recorder
 from impl.errors import StorageError
 from impl.host import NodeHost
 from impl.node import Durable
