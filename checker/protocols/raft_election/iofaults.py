@@ -8,8 +8,8 @@ then once per (file-system call, fault kind): ENOSPC, EIO and EACCES at every ca
 lock, the load and the save (the storage is gone from that call on), a short write or read
 at every write and read.
 
-- ``vote``: the vote file holds term 5; server 2 asks for a vote in term 6 (a save, then a
-  granted Vote on the wire);
+- ``vote``: the vote file holds term 5; servers 2 and 3 ask for a vote in term 6, both
+  requests read in one batch (a save, then a granted Vote to 2 and a denied one to 3);
 - ``campaign``: no data directory, nor its parent; the node makes them, then its election
   timer fires (a save, then RequestVotes).
 
@@ -233,7 +233,10 @@ async def _drive(h: Harness, server: ElectionServer, vote: bool, files: FaultyFi
     answer = Vote if vote else RequestVote
     try:
         if vote:
+            # Two requests in one go: the node reads both in one batch, so one that fails its
+            # save must stop reading at once, or it answers the second from its memory.
             h.send(RequestVote(STORED.term + 1, PEERS[0], NODE))
+            h.send(RequestVote(STORED.term + 1, PEERS[1], NODE))
         reached = await _until(
             lambda: any(isinstance(m, answer) for m in h.receive(sent)) or stopped.done(), WAIT)
         await asyncio.sleep(0)
