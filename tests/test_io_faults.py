@@ -306,3 +306,20 @@ def test_a_node_refuses_to_start_from_a_damaged_vote_file(tmp_path: Path) -> Non
         _stop(node)
     assert node.returncode == 2 and len(err.strip().splitlines()) == 1, (out, err)
     assert f"error: {data / 'vote.json'}: corrupt or truncated vote file" in err
+
+
+def test_a_port_taken_between_runs_is_picked_again(tmp_path: Path) -> None:
+    import asyncio
+
+    from checker.protocols.raft_election.iofaults import Harness, _scenario
+
+    harness = Harness(tmp_path, VoteStore)
+    stolen = harness.ports[0]
+    thief = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        thief.bind(("127.0.0.1", stolen))  # another process took node 1's port
+        calls, findings = asyncio.run(_scenario(harness, "vote", None))
+    finally:
+        thief.close()
+        harness.close()
+    assert findings == [] and len(calls) == 19 and harness.ports[0] != stolen

@@ -24,16 +24,15 @@ Judged on the wire and on disk, for every run:
 - afterwards the vote file holds the acknowledged vote or the one being saved, and no file
   is left open.
 
-Two checks without faults complete the stage: a second node on the data directory of a
-running one is refused (its lock), and a damaged vote file (every truncation of a record, a
-term changed under its checksum, garbage) stops the node from starting.
+Two checks without faults complete the stage (checker/protocols/raft_election/refusals.py):
+a second node on the data directory of a running one is refused (its lock), and a damaged
+vote file stops the node from starting.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
-import json
 import random
 import shutil
 import socket
@@ -43,18 +42,18 @@ from pathlib import Path
 from typing import Any
 
 from checker.conformance.iofaults import Fault, FaultReport, FaultyFiles, run_matrix
-from impl.errors import ImplError, StorageError, WireError
+from checker.protocols.raft_election.refusals import damaged, second_node
+from impl.errors import ConfigError, ImplError, StorageError, WireError
 from impl.messages import Message, RequestVote, Vote
 from impl.node import Durable
 from impl.server import ElectionServer, ServerConfig
-from impl.storage import VoteStore, checksum, encode_record
+from impl.storage import VoteStore
 from impl.wire import Codec
 
 CLUSTER = "electkit-iofaults"
 KEY = b"electkit-iofaults-key-32-bytes!!"
 NODE, PEERS = 1, (2, 3)
 STORED = Durable(5, None)  # what the vote scenario finds on disk
-DAMAGED_FROM = Durable(15, 2)  # the record the damaged files are made of
 WAIT = 2.0  # seconds a run may take to reach its end (a correct one takes milliseconds)
 
 
@@ -177,8 +176,21 @@ def _unsent(msg: Message, acked: Durable) -> str | None:
     return None
 
 
+class _PortTaken(Exception):
+    """Node 1's port was taken by another process between two runs."""
+
+
 async def _scenario(h: Harness, name: str, fault: Fault | None) -> tuple[list[str], list[str]]:
     """One run of scenario ``name`` with ``fault``: (the calls faults may hit, findings)."""
+    try:
+        return await _run(h, name, fault, retry=True)
+    except _PortTaken:  # the port is reused run after run: another process may take it
+        h.ports[0] = h._free_port()
+        return await _run(h, name, fault, retry=False)
+
+
+async def _run(h: Harness, name: str, fault: Fault | None,
+               retry: bool) -> tuple[list[str], list[str]]:
     data_dir = h.fresh_dir()
     vote = name == "vote"
     if vote:
@@ -193,7 +205,7 @@ async def _scenario(h: Harness, name: str, fault: Fault | None) -> tuple[list[st
         findings.append(f"{files.describe()}: {text}".replace(str(data_dir), "DIR"))
 
     try:
-        if await _started(server, files, data_dir, found):
+        if await _started(server, files, data_dir, found, retry):
             sent = await _drive(h, server, vote, files, data_dir, found)
             _judge_wire_and_disk(sent, store, data_dir, found)
         if files.still_open:
@@ -205,10 +217,15 @@ async def _scenario(h: Harness, name: str, fault: Fault | None) -> tuple[list[st
 
 
 async def _started(server: ElectionServer, files: FaultyFiles, data_dir: Path,
-                   found: Callable[[str], None]) -> bool:
+                   found: Callable[[str], None], retry: bool) -> bool:
     """Start ``server``: it must refuse, in one line, exactly when an error was injected."""
     try:
         await server.start()
+    except ConfigError as exc:
+        if retry and "cannot start on udp" in str(exc):
+            raise _PortTaken from exc
+        found(f"start failed with ConfigError: {exc}")
+        return False
     except StorageError as exc:
         if files.errors == 0:
             found(f"refused to start with no error injected: {exc}")
@@ -274,89 +291,6 @@ def _judge_wire_and_disk(sent: list[Message], store: Any, data_dir: Path,
             found(f"the vote file holds {on_disk} after the run; acknowledged: {store.acked}")
 
 
-async def _lock(h: Harness) -> list[str]:
-    """A second node on a running node's data directory is refused; after a stop, it starts."""
-    data_dir = h.fresh_dir()
-    timeout = (30.0, 30.0)
-    first = ElectionServer(h.config(data_dir, timeout), store=h.store_class(data_dir))
-    second = ElectionServer(h.config(data_dir, timeout, port=1), store=h.store_class(data_dir))
-    again = ElectionServer(h.config(data_dir, timeout, port=1), store=h.store_class(data_dir))
-    findings = []
-    try:
-        await first.start()
-        try:
-            await second.start()
-        except StorageError as exc:
-            if "vote.lock" not in str(exc) or "\n" in str(exc):
-                findings.append(f"second node refused, but not in one line naming the lock: {exc}")
-        else:
-            findings.append("a second node started on the data directory of a running node")
-        await second.stop()
-        await first.stop()
-        try:
-            await again.start()
-        except ImplError as exc:
-            findings.append(f"no node could start after the first stopped (lock kept): {exc}")
-    except Exception as exc:  # noqa: BLE001 - a node that cannot even start is a finding
-        findings.append(f"the lock check failed: {exc.__class__.__name__}: {exc}")
-    finally:
-        for server in (first, second, again):
-            await server.stop()
-    return [f.replace(str(data_dir), "DIR") for f in findings]
-
-
-def _record(**fields: Any) -> bytes:
-    """A vote record with ``fields`` changed and its checksum made to fit them."""
-    record = json.loads(encode_record(DAMAGED_FROM))
-    record.update(fields)
-    record["crc32"] = checksum(record.get("term"), record.get("voted_for"))
-    return json.dumps(record).encode()
-
-
-def damaged_files() -> list[tuple[str, bytes]]:
-    """Damaged vote files: each truncation of a record, a term changed under its checksum,
-    records no node of this build wrote (each with a checksum that fits), garbage."""
-    good = encode_record(DAMAGED_FROM)
-    cases = [(f"first {k} of {len(good)} bytes", good[:k]) for k in range(len(good.rstrip()))]
-    return cases + [
-        ("term 15 changed to 14, checksum kept", good.replace(b'"term": 15', b'"term": 14')),
-        ("format version 2", _record(version=2)),
-        ("another format", _record(format="electkit-other")),
-        ("an extra field", _record(leader=2)),
-        ("term -1", _record(term=-1)),
-        ("term beyond the wire's 64 bits", _record(term=2**64)),
-        ("vote as a string", _record(voted_for="2")),
-        ("a list, not a record", b"[15, 2]"),
-        ("a record padded past 4 KiB", good.rstrip() + b" " * 5000 + b"\n"),
-        ("garbage", b"\xff\xfe\x00garbage"),
-    ]
-
-
-async def _damaged(h: Harness) -> tuple[int, list[str]]:
-    findings = []
-    cases = damaged_files()
-    for what, data in cases:
-        data_dir = h.fresh_dir()
-        data_dir.mkdir(parents=True)
-        (data_dir / "vote.json").write_bytes(data)
-        server = ElectionServer(h.config(data_dir, (30.0, 30.0)), store=h.store_class(data_dir))
-        try:
-            await server.start()
-        except StorageError as exc:
-            if "vote.json" not in str(exc) or "\n" in str(exc):
-                findings.append(f"damaged vote file ({what}): refused, but not in one line "
-                                f"naming the file: {exc}")
-        except Exception as exc:  # noqa: BLE001 - anything but one clear refusal is a finding
-            findings.append(f"damaged vote file ({what}): start failed with "
-                            f"{exc.__class__.__name__}: {exc}")
-        else:
-            findings.append(f"started from a damaged vote file ({what}) at term {server.term}")
-        finally:
-            await server.stop()
-            shutil.rmtree(data_dir.parent, ignore_errors=True)
-    return len(cases), [f.replace(str(h.root), "DIR") for f in findings]
-
-
 def fault_gate(store_class: type[VoteStore] = VoteStore,
                scratch: str | None = None) -> tuple[bool, str, dict[str, Any]]:
     """The verify stage: (passed, one-line summary, figures)."""
@@ -390,4 +324,4 @@ async def _all(h: Harness) -> tuple[FaultReport, tuple[int, list[str]], list[str
     report = FaultReport()
     for name in ("vote", "campaign"):
         await run_matrix(functools.partial(_scenario, h, name), name, report)
-    return report, await _damaged(h), await _lock(h)
+    return report, await damaged(h), await second_node(h)
