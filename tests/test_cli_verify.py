@@ -23,9 +23,9 @@ def test_gate_passes_with_every_stage_and_writes_junit(tmp_path):
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     assert report["verdict"] == "pass"
     names = [s["name"] for s in report["stages"]]
-    assert len(names) == 6 and all(s["passed"] for s in report["stages"])
+    assert len(names) == 8 and all(s["passed"] for s in report["stages"])
     suite = ET.parse(junit).getroot()
-    assert suite.get("tests") == "6" and suite.get("failures") == "0"
+    assert suite.get("tests") == "8" and suite.get("failures") == "0"
 
 
 def test_gate_fails_on_a_trace_that_does_not_replay_as_expected(tmp_path):

@@ -130,8 +130,20 @@ def stage_chaos(bundle: Bundle) -> Stage:
     return Stage(f"chaos run validated ({CHAOS_SECONDS:g} s)", passed, summary)
 
 
+def stage_crash(bundle: Bundle) -> Stage:
+    """Every state a crash can leave the implementation's storage in recovers correctly."""
+    passed, summary, details = bundle.durability.crash_gate()
+    return Stage("crash states recovered", passed, summary, details=details)
+
+
+def stage_iofaults(bundle: Bundle) -> Stage:
+    """The real server under an I/O error at every file-system call: safe, and one clear line."""
+    passed, summary, details = bundle.durability.fault_gate()
+    return Stage("I/O faults at every call", passed, summary, details=details)
+
+
 CHAOS_SECONDS = 10.0
-STAGE_NAMES = ("check", "variants", "prove", "replay", "cover", "chaos")
+STAGE_NAMES = ("check", "variants", "prove", "replay", "cover", "chaos", "crash", "iofaults")
 
 
 def stages_of(bundle: Bundle, traces: Path | None) -> dict[str, Callable[[], Stage]]:
@@ -147,6 +159,9 @@ def stages_of(bundle: Bundle, traces: Path | None) -> dict[str, Callable[[], Sta
         stages["cover"] = functools.partial(stage_cover, bundle)
     if bundle.validation is not None:
         stages["chaos"] = functools.partial(stage_chaos, bundle)
+    if bundle.durability is not None:
+        stages["crash"] = functools.partial(stage_crash, bundle)
+        stages["iofaults"] = functools.partial(stage_iofaults, bundle)
     return stages
 
 
