@@ -168,6 +168,9 @@ class Gate:
     variants: Sequence[VariantCase] = ()
     corpus: Path | None = None  # the traces the replay stage replays
     cover: Sequence[Mapping[str, Any]] = ()  # bounds whose transition-cover suite is replayed
+    # bounds at which random schedules (hypothesis, derandomized) run against the adapter
+    mbt: Sequence[Mapping[str, Any]] = ()
+    mbt_examples: int = 500  # schedules per bound: a fixed budget, so the gate is deterministic
 
 
 @dataclass(frozen=True)

@@ -118,6 +118,8 @@ BUNDLE = Bundle(
         ),
         corpus=PROJECT / "traces" / "raft_election",
         cover=({"servers": 1, "max_term": 1}, {"servers": 2, "max_term": 1}),
+        # N >= 4: bugs such as votes carried into the next election need a quorum of 3
+        mbt=tuple({"servers": n, "max_term": 5} for n in (3, 4, 5)),
     ),
     adapter=_adapter,
     corpus=Corpus(_build_corpus, _features, REQUIRED_FEATURES, WALK_CHOICES),
