@@ -132,6 +132,14 @@ class ChaosRun:
     nodes: int
     faults: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
+    # What was done when, on the wall clock of the event logs: (time, kind, nodes), kind one
+    # of kill, restart, pause, resume, partition (nodes: the side cut off), heal.
+    timeline: list[tuple[float, str, tuple[int, ...]]] = field(default_factory=list)
+    config: ChaosConfig | None = None
+
+    def note(self, kind: str, *nodes: int) -> None:
+        """Record that ``kind`` was done to ``nodes`` just now."""
+        self.timeline.append((time.time(), kind, nodes))
 
     def event_logs(self) -> dict[int, Path]:
         return {n: self.directory / f"node-{n}" / "events.jsonl"
@@ -176,6 +184,7 @@ class _Driver:
         node, kind = fault.node, fault.kind
         if kind == "kill":
             self.cluster.kill(node)
+            self.run.note("kill", node)
             self.down.add(node)
             self.paused.discard(node)
             self.run.faults["kill"] += 1
@@ -184,6 +193,7 @@ class _Driver:
             proc = self.cluster.procs[node]
             if proc.poll() is None:
                 os.kill(proc.pid, signal.SIGSTOP)
+                self.run.note("pause", node)
                 self.paused.add(node)
                 self.run.faults["pause"] += 1
             return [(fault.duration, "resume", node)]
@@ -191,12 +201,14 @@ class _Driver:
         for n in self.cluster.ids:
             self.blocked[n] = set(self.cluster.ids) - group if n in group else group
         self.stale |= set(self.cluster.ids)
+        self.run.note("partition", *fault.group)
         self.run.faults["partition"] += 1
         return [(fault.duration, "heal", node)]
 
     def end(self, action: str, node: int) -> None:
         if action == "restart":
             self.cluster.spawn(node)
+            self.run.note("restart", node)
             self.down.discard(node)
             self.run.faults["restart"] += 1
             if self.blocked[node]:
@@ -204,8 +216,10 @@ class _Driver:
         elif action == "resume":
             if node in self.paused:
                 os.kill(self.cluster.procs[node].pid, signal.SIGCONT)
+                self.run.note("resume", node)
                 self.paused.discard(node)
         else:
+            self.run.note("heal")
             self.blocked = {n: set() for n in self.cluster.ids}
             self.stale |= set(self.cluster.ids)
 
@@ -235,7 +249,7 @@ def run_chaos(config: ChaosConfig, directory: str | Path) -> ChaosRun:
     schedule = fault_schedule(config)
     cluster = LocalCluster(directory, config.nodes, election_timeout_ms=config.election_timeout_ms,
                            heartbeat_ms=config.heartbeat_ms, fault_injection=True)
-    run = ChaosRun(cluster.directory, config.nodes)
+    run = ChaosRun(cluster.directory, config.nodes, config=config)
     driver = _Driver(cluster, run)
     # One timeline in schedule time: the faults, and the ends they schedule (a restart, a
     # resume, a heal), each carried out in order once its time has come.
@@ -247,6 +261,7 @@ def run_chaos(config: ChaosConfig, directory: str | Path) -> ChaosRun:
     previous = signal.signal(signal.SIGTERM, _interrupt) if main else None
     try:
         cluster.start()
+        run.note("start", *cluster.ids)
         start = time.monotonic()
         while timeline:
             now = time.monotonic() - start
@@ -264,6 +279,7 @@ def run_chaos(config: ChaosConfig, directory: str | Path) -> ChaosRun:
             driver.sync_partitions()
             time.sleep(_TICK)
         run.seconds = time.monotonic() - start
+        run.note("end")
     finally:
         driver.release()
         cluster.stop()

@@ -134,7 +134,11 @@ def stage_chaos(bundle: Bundle) -> Stage:
     passed, report = bundle.validation.run_validation_stage(seconds=CHAOS_SECONDS, seed=0)
     # One line for the gate: what was injected, and the verdict (the logs were temporary).
     lines = report.splitlines()
-    keep = [line for line in lines if line.startswith(("chaos:", "verdict:", "misfit", "first"))]
+    keep = [
+        line
+        for line in lines
+        if line.startswith(("chaos:", "verdict:", "misfit", "first", "liveness"))
+    ]
     summary = "; ".join(keep or lines[:2])
     return Stage(f"chaos run validated ({CHAOS_SECONDS:g} s)", passed, summary)
 

@@ -1,0 +1,225 @@
+"""Liveness figures of a real Raft run, judged against what its election timeouts allow.
+
+Validation (docs/validation.md) proves a run safe; it cannot see a cluster that is safe but
+keeps failing to elect: elections without random jitter (every vote splits), an election timer
+that a heartbeat or a granted vote does not reset, a leader that stops beating. Those show in
+time, so this module reads the time of every logged event and of every fault the chaos driver
+carried out (impl/chaos.py ``ChaosRun.timeline``, same wall clock) and sweeps the run once:
+
+* the *majority side* at each instant: the nodes that are up (their ``start`` was logged after
+  their last kill), not paused, and on the larger side of the partition, if any;
+* a *working leader*: a node of the majority side that leads the highest term on that side;
+* an *election*: a logged ``timeout`` that made its node a candidate (or, alone, leader), on the
+  majority side (a node cut off in a minority times out again and again, by design);
+* a *leader change*: a node's first event as leader of a term; it is *provoked* when a fault
+  that can cost a leader its office (the start, a kill or pause of a leader, a partition, a heal,
+  a resume) happened within one ``high + low`` window before it, else *unprovoked*.
+
+The thresholds come from the timeout range ``[low, high]`` (docs/validation.md, "Liveness",
+derives them and gives the distribution measured over healthy runs):
+
+* ``longest leaderless interval while a quorum was up <= 6 * high``: a follower notices a lost
+  leader within ``high``; with timeouts drawn uniformly from ``[low, high]`` one election round
+  on loopback splits the vote rarely, so a healthy cluster needs one or two rounds;
+* ``elections per leader change <= 3`` on the majority side;
+* ``unprovoked leader changes <= max(2, 20 % of leader changes)``: with heartbeats every
+  ``heartbeat`` (``< low / 2``), a healthy leader is deposed only by a fault.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+LEADERLESS_TIMEOUTS = 6.0  # the longest leaderless interval, in units of the high timeout
+ELECTIONS_PER_CHANGE = 3.0
+UNPROVOKED_FLOOR, UNPROVOKED_SHARE = 2, 0.20
+DISRUPTIONS = ("start", "kill", "pause", "partition", "heal", "resume")
+
+
+@dataclass
+class Liveness:
+    """The figures of one run, and the verdict against the bounds of its timeouts."""
+
+    seconds: float
+    timeout: tuple[float, float]
+    elections: int = 0  # on the majority side
+    minority_elections: int = 0
+    leader_changes: int = 0
+    unprovoked: int = 0
+    max_term: int = 0
+    longest_leaderless: float = 0.0
+    leaderless_at: float = 0.0  # seconds from the start
+    quorum_seconds: float = 0.0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def elections_per_change(self) -> float:
+        return self.elections / max(1, self.leader_changes)
+
+    @property
+    def terms_per_second(self) -> float:
+        return self.max_term / self.seconds if self.seconds > 0 else 0.0
+
+    def bounds(self) -> dict[str, float]:
+        """The thresholds this run is judged by."""
+        return {
+            "longest_leaderless": LEADERLESS_TIMEOUTS * self.timeout[1],
+            "elections_per_change": ELECTIONS_PER_CHANGE,
+            "unprovoked": max(UNPROVOKED_FLOOR, UNPROVOKED_SHARE * self.leader_changes),
+        }
+
+    def judge(self) -> list[str]:
+        """What exceeds its bound (empty: the run was live enough); also kept in problems."""
+        bound = self.bounds()
+        problems = []
+        if self.leader_changes == 0 and self.quorum_seconds > bound["longest_leaderless"]:
+            problems.append(f"no leader was ever elected in {self.quorum_seconds:.1f} s with "
+                            "a quorum up")
+        if self.longest_leaderless > bound["longest_leaderless"]:
+            problems.append(
+                f"leaderless for {self.longest_leaderless:.2f} s (from {self.leaderless_at:.1f} "
+                f"s) while a quorum was up; bound {bound['longest_leaderless']:.2f} s = "
+                f"{LEADERLESS_TIMEOUTS:g} x the high timeout")
+        if self.elections_per_change > bound["elections_per_change"]:
+            problems.append(
+                f"{self.elections_per_change:.1f} elections per leader change; bound "
+                f"{ELECTIONS_PER_CHANGE:g} (split votes: is the timeout drawn at random?)")
+        if self.unprovoked > bound["unprovoked"]:
+            problems.append(
+                f"{self.unprovoked} of {self.leader_changes} leader changes with no fault "
+                f"before them; bound {bound['unprovoked']:.0f} (is the election timer reset "
+                "by heartbeats and votes, does the leader keep beating?)")
+        self.problems = problems
+        return problems
+
+    def line(self) -> str:
+        """The figures on one line, each with its bound."""
+        bound = self.bounds()
+        return (
+            f"liveness: {self.leader_changes} leader changes, {self.elections} elections "
+            f"({self.elections_per_change:.2f} per change, bound {ELECTIONS_PER_CHANGE:g}), "
+            f"{self.unprovoked} unprovoked (bound {bound['unprovoked']:.0f}), "
+            f"longest leaderless with a quorum up {self.longest_leaderless:.2f} s (bound "
+            f"{bound['longest_leaderless']:.2f} s), {self.terms_per_second:.1f} terms/s"
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """The figures and bounds for a JSON summary."""
+        return {
+            "leader_changes": self.leader_changes,
+            "elections": self.elections,
+            "minority_elections": self.minority_elections,
+            "elections_per_change": round(self.elections_per_change, 3),
+            "unprovoked_leader_changes": self.unprovoked,
+            "longest_leaderless_seconds": round(self.longest_leaderless, 3),
+            "terms_per_second": round(self.terms_per_second, 3),
+            "max_term": self.max_term,
+            "bounds": {k: round(v, 3) for k, v in self.bounds().items()},
+            "problems": list(self.problems),
+        }
+
+
+def measure(
+    logs: Mapping[int, Iterable[Mapping[str, Any]]],
+    timeline: Sequence[tuple[float, str, tuple[int, ...]]],
+    nodes: int,
+    timeout: tuple[float, float],
+) -> Liveness:
+    """The figures of a run: ``logs`` node -> events, ``timeline`` the driver's faults."""
+    low, high = timeout
+    times = [t for t, kind, _ in timeline if kind in ("start", "end")]
+    begin, end = (min(times), max(times)) if times else (0.0, 0.0)
+    figures = Liveness(seconds=end - begin, timeout=timeout)
+    quorum = nodes // 2 + 1
+    # One merged stream: (time, tie-break, what, node or nodes, event)
+    stream: list[tuple[float, int, str, Any, Any]] = []
+    for t, kind, who in timeline:
+        stream.append((t, 0, kind, who, None))
+    for node, events in logs.items():
+        for event in events:
+            stream.append((float(event["time"]), 1, "log", node, event))
+    heapq.heapify(stream)
+    ids = range(1, nodes + 1)
+    down, paused = set(ids), set()  # a node is up once its start is logged
+    cut_off: frozenset[int] = frozenset()
+    role = dict.fromkeys(ids, "follower")
+    term = dict.fromkeys(ids, 0)
+    seen_leaders: set[tuple[int, int]] = set()
+    disruptions: list[float] = []
+    leaderless_since: float | None = None
+    last = begin
+    while stream:
+        t, _, what, who, event = heapq.heappop(stream)
+        if t > end:
+            break
+        majority = _majority(ids, down, paused, cut_off)
+        up = len(majority) >= quorum
+        if up:
+            figures.quorum_seconds += max(0.0, t - last)
+        last = t
+        if what == "log":
+            node, kind, state = who, event["event"], event["state"]
+            if kind == "start":
+                down.discard(node)
+            role[node], term[node] = state["role"], state["term"]
+            figures.max_term = max(figures.max_term, state["term"])
+            if kind == "timeout" and state["role"] in ("candidate", "leader"):
+                if node in majority:
+                    figures.elections += 1
+                else:
+                    figures.minority_elections += 1
+            if state["role"] == "leader" and (node, state["term"]) not in seen_leaders:
+                seen_leaders.add((node, state["term"]))
+                figures.leader_changes += 1
+                if not any(t - (low + high) <= d <= t for d in disruptions):
+                    figures.unprovoked += 1
+        else:
+            touched_leader = any(role[n] == "leader" for n in who)
+            if what in DISRUPTIONS and (what not in ("kill", "pause") or touched_leader):
+                disruptions.append(t)
+            if what == "kill":
+                down.update(who)
+                for n in who:
+                    role[n] = "follower"
+            elif what == "pause":
+                paused.update(who)
+            elif what == "resume":
+                paused.difference_update(who)
+            elif what == "partition":
+                cut_off = frozenset(who)
+            elif what == "heal":
+                cut_off = frozenset()
+        majority = _majority(ids, down, paused, cut_off)
+        working = _has_working_leader(majority, role, term)
+        if len(majority) >= quorum and not working:
+            if leaderless_since is None:
+                leaderless_since = t
+        elif leaderless_since is not None:
+            _close(figures, leaderless_since, t, begin)
+            leaderless_since = None
+    if leaderless_since is not None:
+        _close(figures, leaderless_since, end, begin)
+    return figures
+
+
+def _majority(ids: Iterable[int], down: set[int], paused: set[int],
+              cut_off: frozenset[int]) -> set[int]:
+    live = {n for n in ids if n not in down and n not in paused}
+    return live - cut_off  # the cut-off side is never larger than half the cluster
+
+
+def _has_working_leader(majority: set[int], role: Mapping[int, str],
+                        term: Mapping[int, int]) -> bool:
+    if not majority:
+        return False
+    top = max(term[n] for n in majority)
+    return any(role[n] == "leader" and term[n] == top for n in majority)
+
+
+def _close(figures: Liveness, since: float, until: float, begin: float) -> None:
+    if until - since > figures.longest_leaderless:
+        figures.longest_leaderless = until - since
+        figures.leaderless_at = since - begin
