@@ -41,6 +41,7 @@ from typing import Any
 
 from impl.errors import ConfigError, StorageError, WireError
 from impl.eventlog import DEFAULT_MAX_BYTES, EventJournal, EventLogWriter
+from impl.files import OS, FileSystem
 from impl.host import NodeHost
 from impl.messages import Message
 from impl.node import Durable, Node, Output, Role
@@ -119,19 +120,20 @@ class ElectionServer:
     """One running node: wraps a sans-IO Node with sockets, timers, storage and a log.
 
     ``on_elected(term)`` and ``on_stepped_down(term)`` are called from the event loop right
-    after the change took effect; they must not block.
+    after the change took effect; they must not block. ``files`` is the file system the vote
+    store calls (the operating system's by default; the checker's fault injector in tests).
     """
 
     def __init__(self, config: ServerConfig, *,
                  on_elected: Callable[[int], None] | None = None,
                  on_stepped_down: Callable[[int], None] | None = None,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None, files: FileSystem = OS) -> None:
         self.config = config
         self.counters = Counters()
         self._on_elected = on_elected
         self._on_stepped_down = on_stepped_down
         self._rng = rng or random.Random()
-        self._store = VoteStore(config.data_dir)
+        self._store = VoteStore(config.data_dir, files)
         self._codec = Codec(config.cluster_id, config.key, config.addresses)
         self._host: NodeHost | None = None
         self._sock: socket.socket | None = None
@@ -190,12 +192,18 @@ class ElectionServer:
     async def start(self) -> None:
         """Recover from storage, bind the sockets, arm the election timer.
 
-        Raises StorageError for a damaged vote file and ConfigError when a socket cannot be
-        bound; nothing is left open in either case.
+        Raises StorageError for a damaged or unreadable vote file or a data directory another
+        node holds, and ConfigError when a socket cannot be bound; nothing is left open in
+        either case.
         """
         cfg = self.config
-        self._host = NodeHost(cfg.node_id, cfg.addresses, self._store,
-                              on_handled=self._log_handled, on_persisted=self._log_persisted)
+        self._store.lock()  # before the load: the vote read must be this node's alone
+        try:
+            self._host = NodeHost(cfg.node_id, cfg.addresses, self._store,
+                                  on_handled=self._log_handled, on_persisted=self._log_persisted)
+        except BaseException:
+            self._store.unlock()
+            raise
         loop = asyncio.get_running_loop()
         host, port = cfg.addresses[cfg.node_id]
         try:
@@ -225,10 +233,11 @@ class ElectionServer:
         self._arm_election()
 
     async def stop(self) -> None:
-        """Cancel the timers and close sockets and log; idempotent."""
+        """Cancel the timers, close sockets and log, release the data directory; idempotent."""
         self._election.cancel()
         self._heartbeat.cancel()
         self._close_socket()
+        self._store.unlock()
         if self._status_server is not None:
             self._status_server.close()
             await self._status_server.wait_closed()

@@ -143,8 +143,14 @@ def stage_chaos(bundle: Bundle) -> Stage:
     return Stage(f"chaos run validated ({CHAOS_SECONDS:g} s)", passed, summary)
 
 
+def stage_crash(bundle: Bundle) -> Stage:
+    """Every state a crash can leave the implementation's storage in recovers correctly."""
+    passed, summary, details = bundle.durability.crash_gate()
+    return Stage("crash states recovered", passed, summary, details=details)
+
+
 CHAOS_SECONDS = 10.0
-STAGE_NAMES = ("check", "variants", "prove", "replay", "cover", "mbt", "chaos")
+STAGE_NAMES = ("check", "variants", "prove", "replay", "cover", "mbt", "chaos", "crash")
 
 
 def stages_of(
@@ -165,6 +171,8 @@ def stages_of(
         stages["mbt"] = functools.partial(stage_mbt, bundle, shrink)
     if bundle.validation is not None:
         stages["chaos"] = functools.partial(stage_chaos, bundle)
+    if bundle.durability is not None:
+        stages["crash"] = functools.partial(stage_crash, bundle)
     return stages
 
 

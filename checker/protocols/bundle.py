@@ -18,6 +18,8 @@ required; each other member has a default that does without it:
 - ``view``: hints for the HTML page (which variable colours a lane);
 - ``validation``: how a real run's event logs map to the model (``electkit validate``,
   ``electkit chaos``, the gate's chaos stage; docs/validation.md);
+- ``durability``: how its implementation's storage is checked against crashes and I/O
+  errors (the gate's crash stage; docs/durability.md);
 - ``commands``: subcommands of ``electkit`` the protocol adds (its implementation's, such as
   Raft's ``node`` and ``cluster``), each a module with ``configure`` and ``run``.
 
@@ -237,6 +239,7 @@ class Bundle:
     view: ViewHints = field(default_factory=ViewHints)
     commands: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # name -> (module, help)
     validation: Any = None  # a module: log_mapping(), run_chaos(), run_validation_stage()
+    durability: Any = None  # a module: crash_gate() -> (passed, summary, details)
 
     def param(self, name: str) -> Param:
         """The parameter ``name``; ParamError lists the valid ones."""

@@ -139,6 +139,7 @@ BUNDLE = Bundle(
     state_schema=STATE,
     proof=Lazy("checker.protocols.raft_election.prove_cli"),
     validation=Lazy("checker.protocols.raft_election.validate"),
+    durability=Lazy("checker.protocols.raft_election.durability"),
     mutation=Mutation(
         module="impl.node",
         class_name="Node",
