@@ -168,13 +168,14 @@ def _blocks(function: ast.AST) -> Iterator[list[ast.stmt]]:
 
 
 def _does_io(stmt: ast.stmt) -> bool:
+    """Whether ``stmt`` calls (or hands on, as ``call(files.fsync, fd)``) an I/O function."""
     if isinstance(stmt, ast.Return):
         return False
     for n in ast.walk(stmt):
-        if isinstance(n, ast.Call):
-            name = n.func.attr if isinstance(n.func, ast.Attribute) else getattr(n.func, "id", "")
-            if name in IO_CALLS:
-                return True
+        if isinstance(n, ast.Attribute) and n.attr in IO_CALLS:
+            return True
+        if isinstance(n, ast.Name) and n.id in IO_CALLS:
+            return True
     return False
 
 

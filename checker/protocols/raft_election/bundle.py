@@ -71,6 +71,7 @@ MUTATED_FILES = (
     "cluster.py",
     "errors.py",
     "eventlog.py",
+    "files.py",
     "host.py",
     "messages.py",
     "node.py",
@@ -159,7 +160,7 @@ BUNDLE = Bundle(
         # faults.py: the gate's own tools) and lease/ (the lease_election gate's, with etcd).
         package="impl",
         files=MUTATED_FILES,
-        stages=("replay", "cover", "mbt", "chaos"),
+        stages=("crash", "replay", "cover", "mbt", "chaos"),  # fastest first
     ),
     view=ViewHints(
         status="role",
