@@ -174,7 +174,7 @@ def _does_io(stmt: ast.stmt) -> bool:
     for n in ast.walk(stmt):
         if isinstance(n, ast.Attribute) and n.attr in IO_CALLS:
             return True
-        if isinstance(n, ast.Name) and n.id in IO_CALLS:
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in IO_CALLS:
             return True
     return False
 

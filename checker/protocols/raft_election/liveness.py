@@ -21,9 +21,14 @@ derives them and gives the distribution measured over healthy runs):
 * ``longest leaderless interval while a quorum was up <= 6 * high``: a follower notices a lost
   leader within ``high``; with timeouts drawn uniformly from ``[low, high]`` one election round
   on loopback splits the vote rarely, so a healthy cluster needs one or two rounds;
-* ``elections per leader change <= 3`` on the majority side;
-* ``unprovoked leader changes <= max(2, 20 % of leader changes)``: with heartbeats every
+* ``elections per leader change <= 3`` on the majority side, judged once there were at least
+  10 elections;
+* ``unprovoked leader changes <= max(3, 25 % of leader changes)``: with heartbeats every
   ``heartbeat`` (``< low / 2``), a healthy leader is deposed only by a fault.
+
+Known limitation: the bounds assume the nodes get the CPU when their timers fire. On a machine
+so overloaded that a process waits longer than the jitter window (``high - low``) to run, a
+healthy cluster splits its votes too, and the judge says so (docs/validation.md).
 """
 
 from __future__ import annotations
@@ -35,7 +40,8 @@ from typing import Any
 
 LEADERLESS_TIMEOUTS = 6.0  # the longest leaderless interval, in units of the high timeout
 ELECTIONS_PER_CHANGE = 3.0
-UNPROVOKED_FLOOR, UNPROVOKED_SHARE = 2, 0.20
+UNPROVOKED_FLOOR, UNPROVOKED_SHARE = 3, 0.25
+MIN_ELECTIONS = 10  # fewer elections than this say nothing about the rate of split votes
 DISRUPTIONS = ("start", "kill", "pause", "partition", "heal", "resume")
 
 
@@ -83,7 +89,10 @@ class Liveness:
                 f"leaderless for {self.longest_leaderless:.2f} s (from {self.leaderless_at:.1f} "
                 f"s) while a quorum was up; bound {bound['longest_leaderless']:.2f} s = "
                 f"{LEADERLESS_TIMEOUTS:g} x the high timeout")
-        if self.elections_per_change > bound["elections_per_change"]:
+        if (
+            self.elections >= MIN_ELECTIONS
+            and self.elections_per_change > bound["elections_per_change"]
+        ):
             problems.append(
                 f"{self.elections_per_change:.1f} elections per leader change; bound "
                 f"{ELECTIONS_PER_CHANGE:g} (split votes: is the timeout drawn at random?)")
