@@ -46,21 +46,91 @@ def test_mutants_load_as_working_node_classes():
 
 def test_gate_kills_the_vote_handling_mutants():
     proc = subprocess.run(
-        [ELECTKIT, "mutate", "--only", "_on_vote", "--walks", "20", "--json"],
+        [ELECTKIT, "mutate", "--file", "node.py", "--only", "_on_vote", "--json"],
         capture_output=True,
         text=True,
         cwd=ROOT,
-        timeout=300,
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     assert report["total"] >= 5 and report["killed"] == report["total"]
-    assert {m["by"] for m in report["mutants"]} <= {"corpus", "walks"}
-    assert all(m["name"].startswith("_on_vote:") for m in report["mutants"])
+    assert {m["by"] for m in report["mutants"]} <= {"replay", "cover", "mbt"}
+    assert all(m["name"].startswith("node.py:") and "_on_vote" in m["name"]
+               for m in report["mutants"])
+    assert report["modules"] == {"node.py": {"killed": report["total"], "total": report["total"]}}
+
+
+IO = """
+import os
+
+HOST = "127.0.0.1"
+
+
+def save(path, data):
+    fd = os.open(path + ".tmp", os.O_WRONLY)
+    try:
+        os.write(fd, data.encode())
+        os.fsync(fd)
+    except OSError:
+        raise StorageError("cannot save")
+    os.replace(path + ".tmp", path)
+    return len(data) > 0
+"""
+
+
+def test_io_operators():
+    from checker.conformance.mutate_gate import mutants as module_mutants
+
+    names = [m.name.split(" ", 1)[1] for m in module_mutants(IO, "io.py")]
+    for expected in (
+        "<module>: bind 127.0.0.1 -> 0.0.0.0",
+        "save: drop 'os.write(fd, data.encode())'",
+        "save: drop 'os.fsync(fd)'",
+        "save: drop 'os.replace(path + '.tmp', path)'",
+        "save: except OSError: pass",
+        "save: 'raise StorageError('cannot save')' -> pass",
+        "save: 'data.encode()' -> 'data' (characters, not bytes)",
+        "save: 0 -> 1",
+        "save: > -> >=",
+        "save: swap with line 11",
+    ):
+        assert expected in names, (expected, names)
+    swapped = next(m for m in module_mutants(IO, "io.py") if "swap with line 11" in m.name)
+    assert swapped.source.index("os.fsync(fd)") < swapped.source.index("os.write(fd")
+    for mutant in module_mutants(IO, "io.py"):
+        compile(mutant.source, mutant.name, "exec")  # every mutant is valid Python
+
+
+def test_the_whole_gate_kills_io_mutants_of_the_vote_store():
+    """Mutants of storage.py run in a copy of impl/ through the gate's stages: a dropped
+    fsync or rename is caught (the project's own files never change)."""
+    before = (ROOT / "impl" / "storage.py").read_text()
+    proc = subprocess.run(
+        [ELECTKIT, "mutate", "--file", "storage.py", "--only", "save: drop", "--json"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=900,
+    )
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    dropped = {m["name"]: m for m in report["mutants"]}
+    fsyncs = [m for name, m in dropped.items() if "fsync" in name]
+    renames = [m for name, m in dropped.items() if "'rename'" in name]
+    assert len(fsyncs) == 2 and len(renames) == 1, sorted(dropped)
+    assert all(m["killed"] for m in fsyncs + renames), fsyncs + renames
+    assert (ROOT / "impl" / "storage.py").read_text() == before
 
 
 def test_bad_options_exit_2():
-    for args in (["--only", "no_such_method"], ["--traces", "nope"], ["--walks", "-1"]):
+    for args in (
+        ["--only", "no_such_method"],
+        ["--traces", "nope"],
+        ["--walks", "-1"],
+        ["--file", "nope.py"],
+        ["--jobs", "0"],
+    ):
         proc = subprocess.run(
             [ELECTKIT, "mutate", *args], capture_output=True, text=True, cwd=ROOT, timeout=120
         )
