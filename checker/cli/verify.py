@@ -138,6 +138,7 @@ def stage_chaos(bundle: Bundle) -> Stage:
         line
         for line in lines
         if line.startswith(("chaos:", "verdict:", "misfit", "first", "liveness"))
+        or "does not fit the model" in line  # the first misfit: file, line, node, reason
     ]
     summary = "; ".join(keep or lines[:2])
     return Stage(f"chaos run validated ({CHAOS_SECONDS:g} s)", passed, summary)

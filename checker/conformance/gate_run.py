@@ -1,6 +1,9 @@
 """Run some of `electkit verify`'s stages in order, stopping at the first that fails; print
 one JSON line ``{"stage": name or null, "summary": ...}``.
 
+A stage written ``chaos:3`` is the chaos stage run for 3 seconds instead of the gate's 10: a
+quick pre-filter before the full stage (a short run is a weaker test, never a stronger one).
+
 `electkit mutate` starts this in a subprocess against a changed copy of the implementation
 (checker/conformance/mutate_gate.py); random schedules report their first divergence
 unshrunk, which is all a mutant's verdict needs.
@@ -32,14 +35,17 @@ def main(argv: list[str] | None = None) -> int:
         bundle = resolve(args.spec)
         stages = stages_of(bundle, corpus_dir(bundle, args.traces), shrink=False)
         names = args.stage.split(",")
-        unknown = [n for n in names if n not in stages]
+        unknown = [n for n in names if n.split(":")[0] not in stages]
         if unknown:
             raise ElectkitError(f"--stage {unknown[0]}: no such stage; valid: {', '.join(stages)}")
     except ElectkitError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    full = verify.CHAOS_SECONDS
     for name in names:
-        stage = run_stage(name, stages[name])
+        base, _, seconds = name.partition(":")
+        verify.CHAOS_SECONDS = float(seconds) if seconds else full
+        stage = run_stage(base, stages[base])
         if not stage.passed:
             print(json.dumps({"stage": name, "summary": stage.summary}))
             return EXIT_OK

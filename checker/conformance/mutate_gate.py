@@ -96,11 +96,12 @@ class Outcome:
 
 
 def module_files(bundle: Bundle) -> list[str]:
-    """The files the bundle's mutation changes, relative to its package, sorted."""
+    """The files the bundle's mutation changes, relative to its package, in its order
+    (every module of the package, sorted, when it names none)."""
     mutation = bundle.mutation
     root = package_dir(mutation.package)
     files = sorted(str(p.relative_to(root)) for p in root.glob("*.py"))
-    return [f for f in files if f in mutation.files] if mutation.files else files
+    return [f for f in mutation.files if f in files] if mutation.files else files
 
 
 def mutants(source: str, module: str = "<module>") -> Iterator[Mutant]:

@@ -21,7 +21,7 @@ derives them and gives the distribution measured over healthy runs):
 * ``longest leaderless interval while a quorum was up <= 6 * high``: a follower notices a lost
   leader within ``high`` and a round that splits the vote costs another ``high`` at most, so
   six is room for a restarted node's start-up and a few split rounds;
-* ``elections per leader change <= 5`` on the majority side, judged once there were at least
+* ``elections per leader change <= 3.5`` on the majority side, judged once there were at least
   10 elections: with timeouts drawn from ``[low, high]`` two followers rarely fire within one
   message delay of each other, so most elections win at once;
 * ``unprovoked leader changes <= max(6, 25 % of leader changes)``: with heartbeats every
@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 LEADERLESS_TIMEOUTS = 6.0  # the longest leaderless interval, in units of the high timeout
-ELECTIONS_PER_CHANGE = 5.0
+ELECTIONS_PER_CHANGE = 3.5
 UNPROVOKED_FLOOR, UNPROVOKED_SHARE = 6, 0.25
 MIN_ELECTIONS = 10  # fewer elections than this say nothing about the rate of split votes
 DISRUPTIONS = ("start", "kill", "pause", "partition", "heal", "resume")
