@@ -41,7 +41,6 @@ from typing import Any
 
 from impl.errors import ConfigError, StorageError, WireError
 from impl.eventlog import DEFAULT_MAX_BYTES, EventJournal, EventLogWriter
-from impl.files import OS, FileSystem
 from impl.host import NodeHost
 from impl.messages import Message
 from impl.node import Durable, Node, Output, Role
@@ -120,20 +119,21 @@ class ElectionServer:
     """One running node: wraps a sans-IO Node with sockets, timers, storage and a log.
 
     ``on_elected(term)`` and ``on_stepped_down(term)`` are called from the event loop right
-    after the change took effect; they must not block. ``files`` is the file system the vote
-    store calls (the operating system's by default; the checker's fault injector in tests).
+    after the change took effect; they must not block. ``store`` is where the vote lives
+    (default: a :class:`VoteStore` on ``config.data_dir``; the checker passes one whose file
+    system injects I/O errors).
     """
 
     def __init__(self, config: ServerConfig, *,
                  on_elected: Callable[[int], None] | None = None,
                  on_stepped_down: Callable[[int], None] | None = None,
-                 rng: random.Random | None = None, files: FileSystem = OS) -> None:
+                 rng: random.Random | None = None, store: VoteStore | None = None) -> None:
         self.config = config
         self.counters = Counters()
         self._on_elected = on_elected
         self._on_stepped_down = on_stepped_down
         self._rng = rng or random.Random()
-        self._store = VoteStore(config.data_dir, files)
+        self._store = store if store is not None else VoteStore(config.data_dir)
         self._codec = Codec(config.cluster_id, config.key, config.addresses)
         self._host: NodeHost | None = None
         self._sock: socket.socket | None = None

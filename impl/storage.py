@@ -138,7 +138,7 @@ class VoteStore:
         try:
             files.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
-            files.close(fd)
+            self._close_quietly(fd)
             if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
                 raise StorageError(f"{self.lock_path}: another node is running on the data "
                                    f"directory {self.directory}; refusing to start (two nodes "
@@ -151,10 +151,13 @@ class VoteStore:
         """Release the lock taken by :meth:`lock` (nothing if it is not held)."""
         fd, self._lock_fd = self._lock_fd, None
         if fd is not None:
-            try:
-                self.files.close(fd)  # closing the only descriptor releases the flock
-            except OSError:
-                pass  # the descriptor is gone either way, and with it the lock
+            self._close_quietly(fd)  # closing the only descriptor releases the flock
+
+    def _close_quietly(self, fd: int) -> None:
+        try:
+            self.files.close(fd)
+        except OSError:
+            pass  # the descriptor is released even when close fails, and with it the lock
 
     def load(self) -> Durable:
         """The stored state, or ``Durable(0, None)`` when nothing was ever saved.

@@ -27,7 +27,7 @@ def test_gate_passes_with_every_stage_and_writes_junit(tmp_path):
     names = [s["name"] for s in report["stages"]]
     bundle = bundle_named("raft_election")
     expected = len(stages_of(bundle, bundle.gate.corpus))  # every stage the bundle has
-    assert expected >= 8 and len(names) == expected
+    assert expected >= 9 and len(names) == expected
     assert all(s["passed"] for s in report["stages"])
     assert "random schedules (mbt)" in names
     suite = ET.parse(junit).getroot()

@@ -150,8 +150,14 @@ def stage_crash(bundle: Bundle) -> Stage:
     return Stage("crash states recovered", passed, summary, details=details)
 
 
+def stage_iofaults(bundle: Bundle) -> Stage:
+    """The real server under an I/O error at every file-system call: safe, and one clear line."""
+    passed, summary, details = bundle.durability.fault_gate()
+    return Stage("I/O faults at every call", passed, summary, details=details)
+
+
 CHAOS_SECONDS = 10.0
-STAGE_NAMES = ("check", "variants", "prove", "replay", "cover", "mbt", "chaos", "crash")
+STAGE_NAMES = ("check", "variants", "prove", "replay", "cover", "mbt", "chaos", "crash", "iofaults")
 
 
 def stages_of(
@@ -174,6 +180,7 @@ def stages_of(
         stages["chaos"] = functools.partial(stage_chaos, bundle)
     if bundle.durability is not None:
         stages["crash"] = functools.partial(stage_crash, bundle)
+        stages["iofaults"] = functools.partial(stage_iofaults, bundle)
     return stages
 
 

@@ -239,7 +239,7 @@ class Bundle:
     view: ViewHints = field(default_factory=ViewHints)
     commands: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # name -> (module, help)
     validation: Any = None  # a module: log_mapping(), run_chaos(), run_validation_stage()
-    durability: Any = None  # a module: crash_gate() -> (passed, summary, details)
+    durability: Any = None  # a module: crash_gate(), fault_gate() -> (passed, summary, details)
 
     def param(self, name: str) -> Param:
         """The parameter ``name``; ParamError lists the valid ones."""

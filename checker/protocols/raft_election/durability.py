@@ -1,4 +1,8 @@
-"""The durability stages of raft_election: crash states of the vote file, recovered.
+"""The durability stages of raft_election: crash states of the vote file, and I/O faults.
+
+:func:`crash_gate` is the gate's crash stage (below); :func:`fault_gate` its I/O-fault stage
+(checker/protocols/raft_election/iofaults.py): the real server with ENOSPC, EIO, EACCES or a
+short write at every file-system call of its lock, load and save.
 
 The vote store (impl/storage.py) saves a sequence of (term, vote) pairs — a vote, a new term
 without a vote, a vote in that term, a vote in the next — through the checker's recorder
@@ -52,6 +56,13 @@ def explore_store(store_class: type[VoteStore] = VoteStore,
             raise Refused(str(exc)) from None
 
     return explore(record, recover, Durable(0, None), **options)
+
+
+def fault_gate(store_class: type[VoteStore] = VoteStore) -> tuple[bool, str, dict[str, Any]]:
+    """The I/O-fault stage: (passed, one-line summary, figures)."""
+    from checker.protocols.raft_election.iofaults import fault_gate as gate
+
+    return gate(store_class)
 
 
 def crash_gate(store_class: type[VoteStore] = VoteStore) -> tuple[bool, str, dict[str, Any]]:
