@@ -161,7 +161,7 @@ BUNDLE = Bundle(
         package="impl",
         files=MUTATED_FILES,
         # fastest first; "chaos:3" is a 3 s chaos run, a quick pre-filter before the 10 s one
-        stages=("crash", "replay", "cover", "mbt", "chaos:3", "chaos"),
+        stages=("crash", "replay", "cover", "iofaults", "mbt", "chaos:3", "chaos"),
     ),
     view=ViewHints(
         status="role",
