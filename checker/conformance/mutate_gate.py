@@ -276,9 +276,12 @@ def run_gate(
     stages: Sequence[str],
     traces: Path | None,
     chaos_seconds: float | None = None,
+    tests: bool = True,
 ) -> tuple[str, str]:
     """The first stage of ``stages`` that ``mutant`` fails, and its summary; ("", "") when it
-    passes them all. The stages run in a subprocess against a copy of the package."""
+    passes them all. The stages run in a subprocess against a copy of the package; a mutant
+    that passes them meets its module's unit tests (``Mutation.tests``) last, unless
+    ``tests`` is false."""
     argv = [sys.executable, "-m", "checker.conformance.gate_run", "--spec", bundle.name]
     argv += ["--stage", ",".join(stages)]
     if traces is not None:
@@ -287,32 +290,68 @@ def run_gate(
         argv += ["--chaos-seconds", str(chaos_seconds)]
     source = mutant.source + "\n\ndef _mutant_identity(value):\n    return value\n"
     with Overlay(bundle.mutation.package, {mutant.module: source}) as overlay:
-        proc = subprocess.Popen(
-            argv,
-            cwd=overlay.root,
-            env=overlay.env(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,  # the gate's node processes go with it on a timeout
-        )
-        try:
-            out, err = proc.communicate(timeout=GATE_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate()
+        code, out, err = _run(argv, overlay)
+        if code is None:
             return "timeout", f"the gate did not finish in {GATE_TIMEOUT:g} s"
-        except BaseException:
-            os.killpg(proc.pid, signal.SIGKILL)  # Ctrl-C: no node process is left behind
-            proc.communicate()
-            raise
-    lines = out.strip().splitlines()
+        lines = out.strip().splitlines()
+        try:
+            verdict = json.loads(lines[-1])
+        except (IndexError, json.JSONDecodeError):
+            tail = (err.strip().splitlines() or ["no output"])[-1]
+            return "gate error", f"the gate stopped on an error (exit {code}): {tail}"
+        if verdict["stage"] or not tests:
+            return verdict["stage"] or "", verdict["summary"] or ""
+        return run_tests(bundle, mutant, overlay)
+
+
+def run_tests(bundle: Bundle, mutant: Mutant, overlay: Overlay) -> tuple[str, str]:
+    """The module's unit tests (``Mutation.tests``) against the mutant in ``overlay``:
+    ("tests", the first failure) or ("", "") when they pass or there are none."""
+    files = [str(Path(f).resolve()) for f in bundle.mutation.tests.get(mutant.module, ())]
+    if not files:
+        return "", ""
+    # The tests' project goes on the path after the overlay (not first, as its pytest
+    # configuration would put it), so that the tests import the mutant.
+    project = str(Path(files[0]).parents[1])
+    argv = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
+            "--import-mode=append", "-o", "pythonpath=", "-o", "addopts=", *files]
+    code, out, _ = _run(argv, overlay, extra_path=project)
+    if code is None:
+        return "tests", f"{', '.join(Path(f).name for f in files)} did not finish"
+    if code == 0:
+        return "", ""
+    failed = [line for line in out.splitlines() if line.startswith(("FAILED", "ERROR"))]
+    return "tests", (failed[0] if failed else f"pytest exit {code}")[:300]
+
+
+def _run(
+    argv: list[str], overlay: Overlay, extra_path: str | None = None
+) -> tuple[int | None, str, str]:
+    """Run ``argv`` in ``overlay`` (``extra_path`` after it on the module path): (exit code
+    or None on a timeout, stdout, stderr)."""
+    env = overlay.env()
+    if extra_path is not None:
+        env["PYTHONPATH"] = os.pathsep.join((env["PYTHONPATH"], extra_path))
+    proc = subprocess.Popen(
+        argv,
+        cwd=overlay.root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # the gate's node processes go with it on a timeout
+    )
     try:
-        verdict = json.loads(lines[-1])
-    except (IndexError, json.JSONDecodeError):
-        tail = (err.strip().splitlines() or ["no output"])[-1]
-        return "gate error", f"the gate stopped on an error (exit {proc.returncode}): {tail}"
-    return verdict["stage"] or "", verdict["summary"] or ""
+        out, err = proc.communicate(timeout=GATE_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        return None, "", ""
+    except BaseException:
+        os.killpg(proc.pid, signal.SIGKILL)  # Ctrl-C: no node process is left behind
+        proc.communicate()
+        raise
+    return proc.returncode, out, err
 
 
 def mutate(

@@ -210,6 +210,8 @@ class Mutation:
     package: str | None = None  # whole-gate mode: the implementation package, e.g. "impl"
     files: Sequence[str] = ()  # its files to mutate (relative; empty: every module)
     stages: Sequence[str] = ()  # the verify stages each mutant runs, in order
+    # file -> its unit tests, run against a mutant of the file that passed every stage
+    tests: Mapping[str, Sequence[Path]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -79,6 +79,21 @@ MUTATED_FILES = (  # in the order they are mutated: the node and its storage fir
     "cluster.py",
     "cli.py",
 )
+# The quick unit tests of each file (a few seconds each), run on a mutant the gate let pass.
+UNIT_TESTS = {
+    file: tuple(PROJECT / "tests" / f"test_impl_{name}.py" for name in names)
+    for file, names in {
+        "node.py": ("node",),
+        "host.py": ("host",),
+        "messages.py": ("wire", "node"),
+        "storage.py": ("storage",),
+        "files.py": ("storage",),
+        "wire.py": ("wire",),
+        "errors.py": ("wire",),
+        "server.py": ("server",),
+        "eventlog.py": ("eventlog",),
+    }.items()
+}
 WALK_CHOICES = {"servers": (3, 3, 4, 5), "max_term": (2, 3, 4)}
 
 
@@ -162,6 +177,7 @@ BUNDLE = Bundle(
         files=MUTATED_FILES,
         # fastest first; "chaos:3" is a 3 s chaos run, a quick pre-filter before the 10 s one
         stages=("crash", "replay", "cover", "iofaults", "mbt", "chaos:3", "chaos"),
+        tests=UNIT_TESTS,
     ),
     view=ViewHints(
         status="role",
