@@ -74,7 +74,7 @@ SYMBOL = {
 # Calls that do I/O: a statement making one is a candidate for the ``swap`` operator.
 IO_CALLS = frozenset({"fsync", "replace", "rename", "write", "save", "send", "sendto", "flush"})
 LOOPBACK, ANY = "127.0.0.1", "0.0.0.0"  # noqa: S104 (the mutant's bind address, never bound here)
-GATE_TIMEOUT = 300.0  # seconds a mutant may take in the gate before it counts as killed (hung)
+GATE_TIMEOUT = 120.0  # seconds a mutant may take (the gate takes ~30) before it counts as hung
 
 
 @dataclass(frozen=True)
