@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 
 from checker.conformance.mutate import load_mutant_class, mutants
 from checker.protocols.registry import bundle_named
@@ -135,3 +136,30 @@ def test_bad_options_exit_2():
             [ELECTKIT, "mutate", *args], capture_output=True, text=True, cwd=ROOT, timeout=120
         )
         assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, args
+
+
+def test_gate_run_runs_stages_in_order_and_names_the_first_failure(capsys):
+    from checker.conformance.gate_run import main
+
+    assert main(["--spec", "raft_election", "--stage", "crash,cover"]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == {
+        "stage": None,
+        "summary": "",
+    }
+    assert main(["--spec", "raft_election", "--stage", "crash,nope"]) == 2
+    assert "--stage nope: no such stage" in capsys.readouterr().err
+
+
+def test_an_overlay_shadows_the_package_for_a_subprocess_only():
+    from checker.conformance.overlay import Overlay
+
+    planted = (ROOT / "impl" / "errors.py").read_text() + "VERSION = 'planted'\n"
+    with Overlay("impl", {"errors.py": planted}) as overlay:
+        proc = subprocess.run(
+            [sys.executable, "-c", "import impl.errors, impl.node; print(impl.errors.VERSION)"],
+            cwd=overlay.root, env=overlay.env(), capture_output=True, text=True, timeout=60,
+        )
+        root = overlay.root
+    assert proc.stdout.strip() == "planted", proc.stderr
+    assert not root.exists()
+    assert "VERSION = 'planted'" not in (ROOT / "impl" / "errors.py").read_text()
