@@ -105,9 +105,3 @@ def test_a_real_cluster_without_random_jitter_fails_the_judge(tmp_path: Path):
     assert "elections per leader change" in line and "liveness FAILED" in line
     assert figures["elections_per_change"] > figures["bounds"]["elections_per_change"]
 
-
-def test_a_real_healthy_cluster_passes_the_judge(tmp_path: Path):
-    run = validate.run_chaos(tmp_path, nodes=5, duration=8.0, seed=1)
-    ok, line, figures = validate.judge_liveness(run)
-    assert ok, line
-    assert figures["leader_changes"] >= 1 and line.startswith("liveness: ")

@@ -56,6 +56,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="mutants run at once, each in its own subprocess (default: 1)",
     )
     parser.add_argument(
+        "--sample",
+        type=int,
+        default=1,
+        metavar="K",
+        help="only every K-th mutant of each file, for a quicker estimate (default: 1, all)",
+    )
+    parser.add_argument(
         "--chaos-seconds",
         type=float,
         metavar="S",
@@ -88,6 +95,8 @@ def run(args: argparse.Namespace) -> int:
         raise ElectkitError(f"--traces: {traces} is not a folder")
     if args.jobs < 1:
         raise ElectkitError(f"--jobs must be at least 1, got {args.jobs}")
+    if args.sample < 1:
+        raise ElectkitError(f"--sample must be at least 1, got {args.sample}")
     if args.chaos_seconds is not None and not 0 < args.chaos_seconds <= 3600:
         raise ElectkitError(f"--chaos-seconds must be in (0, 3600], got {args.chaos_seconds:g}")
     whole = bundle.mutation.package is not None
@@ -108,6 +117,7 @@ def run(args: argparse.Namespace) -> int:
             args.file or (),
             args.jobs,
             args.chaos_seconds,
+            args.sample,
         )
         target = f"{bundle.mutation.package}/ against stages {', '.join(bundle.mutation.stages)}"
     else:

@@ -361,17 +361,19 @@ def mutate(
     files: Sequence[str] = (),
     jobs: int = 1,
     chaos_seconds: float | None = None,
+    sample: int = 1,
 ) -> Iterator[Outcome]:
     """Run the gate against every mutant of the bundle's package (those whose name contains
-    ``only``, of ``files`` if given), ``jobs`` at a time; outcomes in mutant order."""
+    ``only``, of ``files`` if given; every ``sample``-th of each file), ``jobs`` at a time;
+    outcomes in mutant order."""
     mutation = bundle.mutation
     root = package_dir(mutation.package)
     chosen = [
         mutant
         for module in module_files(bundle)
         if not files or module in files
-        for mutant in mutants((root / module).read_text(), module)
-        if not only or only in mutant.name
+        for index, mutant in enumerate(mutants((root / module).read_text(), module))
+        if (not only or only in mutant.name) and index % sample == 0
     ]
 
     def one(mutant: Mutant) -> Outcome:
