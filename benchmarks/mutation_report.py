@@ -5,7 +5,8 @@ different `--file` sets, run side by side), runs the module's unit tests (the bu
 ``Mutation.tests``, what `electkit mutate` itself runs on a mutant every stage let pass)
 against each survivor that a run made without them, and prints the score per module as a
 Markdown table (by the gate's stages alone, and with the unit tests), then every survivor.
-Usage: .venv/bin/python benchmarks/mutation_report.py OUT.json [OUT.json ...]
+A file not ending in .json is read as the progress lines (stderr) of a run stopped early.
+Usage: .venv/bin/python benchmarks/mutation_report.py OUT.json [OUT.json|PROGRESS.err ...]
 """
 
 from __future__ import annotations
@@ -25,7 +26,15 @@ def main() -> None:
     outcomes = []
     for path in sys.argv[1:]:
         with open(path) as file:
-            outcomes += json.loads(file.read().strip().splitlines()[-1])["mutants"]
+            text = file.read().strip()
+        if path.endswith(".json"):
+            outcomes += json.loads(text.splitlines()[-1])["mutants"]
+        else:  # the progress lines of a run stopped early: "N name: stage" or "...: SURVIVED"
+            for line in text.splitlines():
+                name, _, by = line.split(" ", 1)[1].rpartition(": ")
+                survived = by == "SURVIVED"
+                outcomes.append({"name": name, "killed": not survived,
+                                 "by": None if survived else by, "detail": ""})
     root = package_dir(BUNDLE.mutation.package)
     by_name = {}
     for module in {o["name"].split(":", 1)[0] for o in outcomes}:

@@ -92,6 +92,8 @@ UNIT_TESTS = {
         "errors.py": ("wire",),
         "server.py": ("server",),
         "eventlog.py": ("eventlog",),
+        "cli.py": ("cli",),
+        "__main__.py": ("cli",),
     }.items()
 }
 WALK_CHOICES = {"servers": (3, 3, 4, 5), "max_term": (2, 3, 4)}
