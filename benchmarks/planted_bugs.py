@@ -20,9 +20,8 @@ ELECTKIT = Path(sys.executable).with_name("electkit")
 # name -> [(file, old text, new text), ...]; each old text must occur exactly once.
 BUGS: dict[str, list[tuple[str, str, str]]] = {
     "messages before persist (server sends, then saves)": [
-        ("server.py", "        self._store = VoteStore(config.data_dir, files)\n",
-         "        self._store = VoteStore(config.data_dir, files)\n"
-         "        self._deferred = _Deferred(self._store)\n"),
+        ("server.py", " else VoteStore(config.data_dir)\n",
+         " else VoteStore(config.data_dir)\n        self._deferred = _Deferred(self._store)\n"),
         ("server.py", "self._host = NodeHost(cfg.node_id, cfg.addresses, self._store,",
          "self._host = NodeHost(cfg.node_id, cfg.addresses, self._deferred,"),
         ("server.py", "on_handled=self._log_handled, on_persisted=self._log_persisted)",
