@@ -70,12 +70,14 @@ def main() -> None:
         f = one_run(seed, bug)
         rows.append((bug or "healthy", seed, f))
         print(json.dumps({"case": bug or "healthy", "seed": seed, **f}), flush=True)
-    print(f"{'case':<34} {'seed':>4} {'changes':>7} {'el/chg':>6} {'unprov':>6} "
-          f"{'leaderless s':>12} {'terms/s':>7} verdict")
+    print(f"{'case':<34} {'seed':>4} {'changes':>7} {'el/chg':>6} {'low-end gaps':>12} "
+          f"{'unprov':>6} {'leaderless s':>12} {'terms/s':>7} verdict")
     for case, seed, f in rows:
+        gaps = f"{f['low_end_gaps']}/{f['back_to_back_gaps']}"
         print(f"{case:<34} {seed:>4} {f['leader_changes']:>7} {f['elections_per_change']:>6} "
-              f"{f['unprovoked_leader_changes']:>6} {f['longest_leaderless_seconds']:>12} "
-              f"{f['terms_per_second']:>7} {'FAIL' if f['problems'] else 'pass'}")
+              f"{gaps:>12} {f['unprovoked_leader_changes']:>6} "
+              f"{f['longest_leaderless_seconds']:>12} {f['terms_per_second']:>7} "
+              f"{'FAIL' if f['problems'] else 'pass'}")
 
 
 if __name__ == "__main__":

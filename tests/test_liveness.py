@@ -79,8 +79,25 @@ def test_split_votes_and_a_long_leaderless_interval_fail():
     figures = measure(logs, _timeline(5.0), 3, TIMEOUT)
     problems = figures.judge()
     assert figures.elections_per_change == 60
+    assert len(figures.gaps) == 57 and figures.low_end_gaps == 57
     assert any("leaderless for" in p for p in problems), problems
-    assert any("elections per leader change" in p for p in problems), problems
+    assert any("back-to-back elections came within the lowest fifth" in p
+               for p in problems), problems
+
+
+def test_jittered_back_to_back_elections_pass():
+    # One node cut off in a minority times out again and again, each gap drawn from the
+    # whole range (here evenly spread): a fifth of them at the low end, as with real jitter.
+    logs = _started()
+    logs[1] += [_event(0.3, "timeout", 1, "candidate"), _event(0.31, "deliver", 1, "leader")]
+    t, term = 0.5, 1
+    for k in range(20):
+        t += 0.150 + 0.150 * ((k * 7) % 20) / 20  # 150..292 ms, evenly
+        term += 1
+        logs[3].append(_event(t, "timeout", term, "candidate"))
+    figures = measure(logs, _timeline(t + 0.5, (0.4, "partition", (3,))), 3, TIMEOUT)
+    assert len(figures.gaps) == 19 and figures.low_end_gaps <= 5, figures.gaps
+    assert figures.judge() == [], figures.line()
 
 
 def test_a_quorum_down_is_not_leaderless():
@@ -102,6 +119,7 @@ def test_a_real_cluster_without_random_jitter_fails_the_judge(tmp_path: Path):
                              election_timeout_ms=(150, 150))
     ok, line, figures = validate.judge_liveness(run)
     assert not ok, line
-    assert "elections per leader change" in line and "liveness FAILED" in line
-    assert figures["elections_per_change"] > figures["bounds"]["elections_per_change"]
+    assert "back-to-back elections came within the lowest fifth" in line, line
+    assert "liveness FAILED" in line
+    assert figures["low_end_gaps"] > 0.7 * figures["back_to_back_gaps"] >= 7
 

@@ -21,19 +21,23 @@ derives them and gives the distribution measured over healthy runs):
 * ``longest leaderless interval while a quorum was up <= 6 * high``: a follower notices a lost
   leader within ``high`` and a round that splits the vote costs another ``high`` at most, so
   six is room for a restarted node's start-up and a few split rounds;
-* ``elections per leader change <= 3.5`` on the majority side, judged once there were at least
-  10 elections: with timeouts drawn from ``[low, high]`` two followers rarely fire within one
-  message delay of each other, so most elections win at once;
+* ``back-to-back elections at the low end <= 70 %``, judged from 10 of them: with timeouts
+  drawn uniformly from ``[low, high]``, a node's consecutive elections (no leader in between,
+  so nothing reset its timer) are spaced uniformly over ``[low, high]`` and a fifth of the
+  gaps fall in the lowest fifth; without jitter nearly all do (at ``low`` plus a scheduling
+  delay). Seven in ten of ten or more by chance has probability below 0.001;
 * ``unprovoked leader changes <= max(6, 25 % of leader changes)``: with heartbeats every
   ``heartbeat`` (50 ms by default, a third of ``low``), a healthy leader is deposed without a
   fault only when three heartbeats in a row come late, which takes a starved CPU.
 
-The term rate is reported, not judged: a node cut off in a minority raises its term every
-``low`` to ``high`` seconds without harm, so terms per second mostly measure the partitions.
+Reported, not judged: elections per leader change (a loaded machine makes a healthy cluster
+split its votes as often as one without jitter: 6.5 was measured beside four mutation
+workers) and terms per second (a node cut off in a minority raises its term every ``low`` to
+``high`` seconds without harm, so the term rate mostly measures the partitions).
 
-Known limitation: the bounds assume the nodes get the CPU when their timers fire. On a machine
-so overloaded that a process waits longer than the jitter window (``high - low``) to run, a
-healthy cluster splits its votes too, and the judge says so (docs/validation.md).
+Known limitation: load makes timers late, which spreads the gaps of a cluster without
+jitter too: on a machine so loaded that timers run tens of milliseconds late, the judge can
+miss it (never the other way round: load does not bunch a healthy node's gaps at ``low``).
 """
 
 from __future__ import annotations
@@ -44,10 +48,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 LEADERLESS_TIMEOUTS = 6.0  # the longest leaderless interval, in units of the high timeout
-ELECTIONS_PER_CHANGE = 3.5
+LOW_END = 0.2  # the lowest fifth of the timeout range
+LOW_END_SHARE, MIN_GAPS = 0.7, 10
 UNPROVOKED_FLOOR, UNPROVOKED_SHARE = 6, 0.25
-MIN_ELECTIONS = 10  # fewer elections than this say nothing about the rate of split votes
 DISRUPTIONS = ("start", "kill", "pause", "partition", "heal", "resume")
+SCHEDULING_SLACK = 0.05  # seconds a back-to-back gap may exceed ``high`` (a late timer)
 
 
 @dataclass
@@ -64,11 +69,18 @@ class Liveness:
     longest_leaderless: float = 0.0
     leaderless_at: float = 0.0  # seconds from the start
     quorum_seconds: float = 0.0
+    gaps: list[float] = field(default_factory=list)  # back-to-back elections of one node
     problems: list[str] = field(default_factory=list)
 
     @property
     def elections_per_change(self) -> float:
         return self.elections / max(1, self.leader_changes)
+
+    @property
+    def low_end_gaps(self) -> int:
+        """Back-to-back gaps in the lowest fifth of the timeout range."""
+        low, high = self.timeout
+        return sum(1 for g in self.gaps if g <= low + LOW_END * (high - low))
 
     @property
     def terms_per_second(self) -> float:
@@ -78,7 +90,7 @@ class Liveness:
         """The thresholds this run is judged by."""
         return {
             "longest_leaderless": LEADERLESS_TIMEOUTS * self.timeout[1],
-            "elections_per_change": ELECTIONS_PER_CHANGE,
+            "low_end_share": LOW_END_SHARE,
             "unprovoked": max(UNPROVOKED_FLOOR, UNPROVOKED_SHARE * self.leader_changes),
         }
 
@@ -94,13 +106,11 @@ class Liveness:
                 f"leaderless for {self.longest_leaderless:.2f} s (from {self.leaderless_at:.1f} "
                 f"s) while a quorum was up; bound {bound['longest_leaderless']:.2f} s = "
                 f"{LEADERLESS_TIMEOUTS:g} x the high timeout")
-        if (
-            self.elections >= MIN_ELECTIONS
-            and self.elections_per_change > bound["elections_per_change"]
-        ):
+        if len(self.gaps) >= MIN_GAPS and self.low_end_gaps > LOW_END_SHARE * len(self.gaps):
             problems.append(
-                f"{self.elections_per_change:.1f} elections per leader change; bound "
-                f"{ELECTIONS_PER_CHANGE:g} (split votes: is the timeout drawn at random?)")
+                f"{self.low_end_gaps} of {len(self.gaps)} back-to-back elections came within the "
+                f"lowest fifth of the timeout range; bound {LOW_END_SHARE:.0%} (is the timeout "
+                "drawn at random?)")
         if self.unprovoked > bound["unprovoked"]:
             problems.append(
                 f"{self.unprovoked} of {self.leader_changes} leader changes with no fault "
@@ -114,7 +124,8 @@ class Liveness:
         bound = self.bounds()
         return (
             f"liveness: {self.leader_changes} leader changes, {self.elections} elections "
-            f"({self.elections_per_change:.2f} per change, bound {ELECTIONS_PER_CHANGE:g}), "
+            f"({self.elections_per_change:.2f} per change), back-to-back at the low end "
+            f"{self.low_end_gaps} of {len(self.gaps)} (bound {LOW_END_SHARE:.0%}), "
             f"{self.unprovoked} unprovoked (bound {bound['unprovoked']:.0f}), "
             f"longest leaderless with a quorum up {self.longest_leaderless:.2f} s (bound "
             f"{bound['longest_leaderless']:.2f} s), {self.terms_per_second:.1f} terms/s"
@@ -128,6 +139,8 @@ class Liveness:
             "minority_elections": self.minority_elections,
             "elections_per_change": round(self.elections_per_change, 3),
             "unprovoked_leader_changes": self.unprovoked,
+            "back_to_back_gaps": len(self.gaps),
+            "low_end_gaps": self.low_end_gaps,
             "longest_leaderless_seconds": round(self.longest_leaderless, 3),
             "terms_per_second": round(self.terms_per_second, 3),
             "max_term": self.max_term,
@@ -162,6 +175,7 @@ def measure(
     role = dict.fromkeys(ids, "follower")
     term = dict.fromkeys(ids, 0)
     seen_leaders: set[tuple[int, int]] = set()
+    last_election: dict[int, float | None] = dict.fromkeys(ids)  # None: a reset since
     disruptions: list[float] = []
     leaderless_since: float | None = None
     last = begin
@@ -178,9 +192,14 @@ def measure(
             node, kind, state = who, event["event"], event["state"]
             if kind == "start":
                 down.discard(node)
+                last_election[node] = None
             role[node], term[node] = state["role"], state["term"]
             figures.max_term = max(figures.max_term, state["term"])
             if kind == "timeout" and state["role"] in ("candidate", "leader"):
+                previous = last_election[node]
+                if previous is not None and t - previous <= high + SCHEDULING_SLACK:
+                    figures.gaps.append(t - previous)
+                last_election[node] = t
                 if node in majority:
                     figures.elections += 1
                 else:
