@@ -3,10 +3,15 @@ bounds derived from the election timeouts that a cluster without random jitter e
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
+from checker.conformance.overlay import Overlay
 from checker.protocols.raft_election import validate
 from checker.protocols.raft_election.liveness import measure
+from tests.conftest import ROOT
 
 TIMEOUT = (0.150, 0.300)
 T0 = 1000.0  # wall-clock seconds of the run's start (any origin works)
@@ -115,11 +120,31 @@ def test_a_quorum_down_is_not_leaderless():
 
 def test_a_real_cluster_without_random_jitter_fails_the_judge(tmp_path: Path):
     # The node's own config, not a code change: every election timeout is exactly 150 ms.
-    run = validate.run_chaos(tmp_path, nodes=5, duration=8.0, seed=0,
+    run = validate.run_chaos(tmp_path, nodes=5, duration=6.0, seed=0,
                              election_timeout_ms=(150, 150))
     ok, line, figures = validate.judge_liveness(run)
     assert not ok, line
-    assert "back-to-back elections came within the lowest fifth" in line, line
-    assert "liveness FAILED" in line
-    assert figures["low_end_gaps"] > 0.7 * figures["back_to_back_gaps"] >= 7
+    assert "the election timeout range 150-150 ms leaves no room for random jitter" in line
 
+
+NO_JITTER = """
+import json, sys, tempfile
+from checker.protocols.raft_election import validate
+with tempfile.TemporaryDirectory() as d:
+    print(json.dumps(validate.judge_liveness(validate.run_chaos(d, duration=8.0, seed=0))[2]))
+"""
+
+
+def test_a_server_that_ignores_the_range_fails_the_judge_by_its_gaps():
+    # A code bug, not a config: the server always waits the low end (planted in a copy).
+    server = (ROOT / "impl" / "server.py").read_text()
+    drawn = "delay = self._rng.uniform(*self.config.election_timeout)"
+    assert server.count(drawn) == 1
+    patched = server.replace(drawn, "delay = self.config.election_timeout[0]")
+    with Overlay("impl", {"server.py": patched}) as overlay:
+        proc = subprocess.run([sys.executable, "-c", NO_JITTER], cwd=overlay.root,
+                              env=overlay.env(), capture_output=True, text=True, timeout=120)
+    figures = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert figures["back_to_back_gaps"] >= 10, figures
+    assert any("back-to-back elections came within the lowest fifth" in p
+               for p in figures["problems"]), figures

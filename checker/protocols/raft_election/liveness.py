@@ -21,6 +21,7 @@ derives them and gives the distribution measured over healthy runs):
 * ``longest leaderless interval while a quorum was up <= 6 * high``: a follower notices a lost
   leader within ``high`` and a round that splits the vote costs another ``high`` at most, so
   six is room for a restarted node's start-up and a few split rounds;
+* ``high - low >= low / 4``: a range without room for jitter is refused outright;
 * ``back-to-back elections at the low end <= 70 %``, judged from 10 of them: with timeouts
   drawn uniformly from ``[low, high]``, a node's consecutive elections (no leader in between,
   so nothing reset its timer) are spaced uniformly over ``[low, high]`` and a fifth of the
@@ -49,6 +50,7 @@ from typing import Any
 
 LEADERLESS_TIMEOUTS = 6.0  # the longest leaderless interval, in units of the high timeout
 LOW_END = 0.2  # the lowest fifth of the timeout range
+MIN_SPREAD = 0.25  # the range must be at least a quarter of its low end wide
 LOW_END_SHARE, MIN_GAPS = 0.7, 10
 UNPROVOKED_FLOOR, UNPROVOKED_SHARE = 6, 0.25
 DISRUPTIONS = ("start", "kill", "pause", "partition", "heal", "resume")
@@ -98,6 +100,11 @@ class Liveness:
         """What exceeds its bound (empty: the run was live enough); also kept in problems."""
         bound = self.bounds()
         problems = []
+        low, high = self.timeout
+        if high - low < MIN_SPREAD * low:
+            problems.append(
+                f"the election timeout range {low * 1000:g}-{high * 1000:g} ms leaves no room "
+                f"for random jitter; make it at least {MIN_SPREAD:.0%} of its low end wide")
         if self.leader_changes == 0 and self.quorum_seconds > bound["longest_leaderless"]:
             problems.append(f"no leader was ever elected in {self.quorum_seconds:.1f} s with "
                             "a quorum up")
