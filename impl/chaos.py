@@ -34,6 +34,7 @@ from impl.eventlog import leaders_by_term, read_event_log
 
 KINDS = ("kill", "pause", "partition")
 _TICK = 0.01
+UNDELIVERED_AFTER = 5.0  # seconds: far above a node's start-up, even on a busy machine
 
 
 @dataclass(frozen=True)
@@ -136,6 +137,9 @@ class ChaosRun:
     # of kill, restart, pause, resume, partition (nodes: the side cut off), heal.
     timeline: list[tuple[float, str, tuple[int, ...]]] = field(default_factory=list)
     config: ChaosConfig | None = None
+    # nodes that were up and running but could not be given their side of a partition for
+    # UNDELIVERED_AFTER seconds: the run did not inject what it claims
+    undelivered: set[int] = field(default_factory=set)
 
     def note(self, kind: str, *nodes: int) -> None:
         """Record that ``kind`` was done to ``nodes`` just now."""
@@ -178,6 +182,7 @@ class _Driver:
         self.down: set[int] = set()
         self.blocked: dict[int, set[int]] = {n: set() for n in cluster.ids}
         self.stale: set[int] = set()  # nodes whose partition setting must be (re)sent
+        self.stale_since: dict[int, float] = {}  # when each stale node's setting changed
 
     def fault(self, fault: Fault) -> list[tuple[float, str, int]]:
         """Start ``fault``; returns what must happen when it ends: (delay, action, node)."""
@@ -208,6 +213,7 @@ class _Driver:
     def end(self, action: str, node: int) -> None:
         if action == "restart":
             self.cluster.spawn(node)
+            self.stale_since.pop(node, None)  # it needs its start-up time again
             self.run.note("restart", node)
             self.down.discard(node)
             self.run.faults["restart"] += 1
@@ -226,6 +232,9 @@ class _Driver:
     def sync_partitions(self) -> None:
         """Send each reachable node its side of the current partition (a paused or starting
         node is retried later)."""
+        now = time.monotonic()
+        for node in self.stale:
+            self.stale_since.setdefault(node, now)
         for node in sorted(self.stale - self.down - self.paused):
             url = f"http://{HOST}:{self.cluster.status_ports[node]}/admin/partition"
             try:
@@ -234,6 +243,10 @@ class _Driver:
             except (OSError, ValueError):
                 continue
             self.stale.discard(node)
+            self.stale_since.pop(node, None)
+        for node in self.stale - self.down - self.paused:
+            if now - self.stale_since[node] > UNDELIVERED_AFTER:
+                self.run.undelivered.add(node)  # up, running, and deaf to the admin endpoint
 
     def release(self) -> None:
         """Let paused nodes run again, so that they can be stopped."""

@@ -158,6 +158,10 @@ def judge_liveness(run: ChaosRun) -> tuple[bool, str, dict[str, Any]]:
     low, high = config.election_timeout_ms
     figures = measure(logs, run.timeline, run.nodes, (low / 1000, high / 1000))
     problems = figures.judge()
+    if run.undelivered:
+        problems.append(
+            f"fault injection failed: nodes {sorted(run.undelivered)} never took their side of "
+            "a partition (POST /admin/partition unanswered for 5 s while they ran)")
     text = figures.line() + "".join(f"\nliveness FAILED: {p}" for p in problems)
     return not problems, text, figures.to_json()
 
