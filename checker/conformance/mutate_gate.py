@@ -71,7 +71,7 @@ SYMBOL = {
     ast.In: "in",
     ast.NotIn: "not in",
 }
-# Calls that do I/O: a statement making one is a candidate for the ``swap`` operator.
+# Calls that do I/O: the ``swap`` operator swaps a statement making one with its neighbour.
 IO_CALLS = frozenset({"fsync", "replace", "rename", "write", "save", "send", "sendto", "flush"})
 LOOPBACK, ANY = "127.0.0.1", "0.0.0.0"  # noqa: S104 (the mutant's bind address, never bound here)
 GATE_TIMEOUT = 120.0  # seconds a mutant may take (the gate takes ~30) before it counts as hung
