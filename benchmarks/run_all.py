@@ -24,6 +24,7 @@ def main() -> int:
         ["failover.py"] + (["--trials", "5"] if quick else ["--trials", "100"]),
         ["impl_flood.py"] + (["--count", "1000"] if quick else []),
         ["validate_speed.py"] + (["--events", "20000", "--repeat", "1"] if quick else []),
+        ["durability_gate.py"] + (["--repeat", "1"] if quick else ["--whole"]),
     ]
     failed = []
     for script, *args in runs:

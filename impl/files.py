@@ -29,6 +29,9 @@ class FileSystem(Protocol):
     def makedirs(self, path: Path) -> None:
         """Create ``path`` and its parents; nothing when it is already a directory."""
 
+    def mkdir(self, path: Path) -> None:
+        """Create the directory ``path`` (FileExistsError when it exists)."""
+
     def open(self, path: Path, flags: int, mode: int = 0o600) -> int:
         """Open ``path``; return a file descriptor."""
 
@@ -57,6 +60,10 @@ class OsFileSystem:
     def makedirs(self, path: Path) -> None:
         """Create ``path`` and its parents; nothing when it is already a directory."""
         os.makedirs(path, exist_ok=True)
+
+    def mkdir(self, path: Path) -> None:
+        """Create the directory ``path`` (FileExistsError when it exists)."""
+        os.mkdir(path, 0o700)
 
     def open(self, path: Path, flags: int, mode: int = 0o600) -> int:
         """Open ``path``; return a file descriptor."""

@@ -48,7 +48,8 @@ T = TypeVar("T")
 _MAX_SIZE = 4096  # a valid record is ~100 bytes; anything far larger is not ours
 
 
-def _checksum(term: int, voted_for: int | None) -> int:
+def checksum(term: object, voted_for: object) -> int:
+    """The record's ``crc32``: of the format, the version, the term and the vote."""
     payload = json.dumps([FORMAT, VERSION, term, voted_for], separators=(",", ":"))
     return zlib.crc32(payload.encode())
 
@@ -57,7 +58,7 @@ def encode_record(durable: Durable) -> bytes:
     """The exact bytes stored for ``durable``."""
     record = {"format": FORMAT, "version": VERSION, "term": durable.term,
               "voted_for": durable.voted_for,
-              "crc32": _checksum(durable.term, durable.voted_for)}
+              "crc32": checksum(durable.term, durable.voted_for)}
     return (json.dumps(record) + "\n").encode()
 
 
@@ -91,7 +92,7 @@ def decode_record(data: bytes, path: Path) -> Durable:
         durable = Durable(term, voted_for)
     except MessageError as exc:
         raise bad(f"corrupt vote record ({exc})") from None
-    if record["crc32"] != _checksum(term, voted_for):
+    if record["crc32"] != checksum(term, voted_for):
         raise bad("checksum mismatch, the vote record is corrupt")
     return durable
 
@@ -118,6 +119,7 @@ class VoteStore:
         self.files = files
         self._tmp = self.directory / (FILE_NAME + ".tmp")
         self._lock_fd: int | None = None
+        self._parent_synced = False  # the data directory's own entry is durable
 
     def lock(self) -> None:
         """Hold the directory's lock until :meth:`unlock`: one node per data directory.
@@ -130,7 +132,7 @@ class VoteStore:
             return
         files = self.files
         try:
-            files.makedirs(self.directory)
+            self._ensure_directory()
             fd = files.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as exc:
             raise StorageError(f"{self.lock_path}: cannot open the data directory's lock "
@@ -152,6 +154,30 @@ class VoteStore:
         fd, self._lock_fd = self._lock_fd, None
         if fd is not None:
             self._close_quietly(fd)  # closing the only descriptor releases the flock
+
+    def _ensure_directory(self) -> None:
+        """Create the data directory if it is missing, and make its own entry durable.
+
+        A save fsyncs the directory, which makes the vote file's entry durable, but not the
+        directory's entry in its parent: a crash could lose a directory made moments before,
+        and the vote with it. So the first call of each store fsyncs the parent; raises
+        OSError.
+        """
+        files = self.files
+        try:
+            files.mkdir(self.directory)
+        except FileExistsError:
+            pass
+        except FileNotFoundError:  # its parents are missing too: they are made, not synced
+            files.makedirs(self.directory.parent)
+            files.mkdir(self.directory)
+        if not self._parent_synced:
+            fd = files.open(self.directory.parent, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                files.fsync(fd)
+            finally:
+                files.close(fd)
+            self._parent_synced = True
 
     def _close_quietly(self, fd: int) -> None:
         try:
@@ -202,7 +228,7 @@ class VoteStore:
         """
         data = encode_record(durable)
         files, tmp, call = self.files, self._tmp, self._saving
-        call("mkdir", self.directory, files.makedirs, self.directory)
+        call("mkdir", self.directory, self._ensure_directory)
         fd = call("open", tmp, files.open, tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
             view = memoryview(data)

@@ -11,6 +11,8 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from checker.conformance.crashstates import crash_states, explore
 from checker.conformance.fsrecord import Recorder
@@ -75,7 +77,9 @@ def test_a_rename_without_directory_fsync_may_not_persist(tmp_path: Path) -> Non
 def test_the_real_store_recovers_every_crash_state() -> None:
     report = explore_store()
     assert report.passed, report.findings
-    assert report.calls == 20 and report.states > report.distinct > 10
+    # mkdir and fsync of its parent, 4 saves of 5; the second run truncates a leftover tmp
+    assert report.runs == 2 and report.calls == 2 + 20 + 1 + 10
+    assert report.states > report.distinct > 10
     assert report.outcomes["being saved"] > 0 and report.outcomes["acknowledged"] > 0
     passed, summary, details = crash_gate()
     assert passed and f"{report.states} crash states" in summary
@@ -87,6 +91,7 @@ class WriteInPlace(VoteStore):
 
     def save(self, durable: Durable) -> None:
         files = self.files
+        files.makedirs(self.directory)  # made durable at once: not this test's bug
         fd = files.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         files.write(fd, encode_record(durable))
         files.fsync(fd)
@@ -101,6 +106,7 @@ class NoDirectoryFsync(VoteStore):
 
     def save(self, durable: Durable) -> None:
         files = self.files
+        files.makedirs(self.directory)  # made durable at once: not this test's bug
         fd = files.open(self._tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         files.write(fd, encode_record(durable))
         files.fsync(fd)
@@ -113,6 +119,7 @@ class NoFileFsync(VoteStore):
 
     def save(self, durable: Durable) -> None:
         files = self.files
+        files.makedirs(self.directory)  # made durable at once: not this test's bug
         fd = files.open(self._tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         files.write(fd, encode_record(durable))
         files.close(fd)
@@ -120,6 +127,30 @@ class NoFileFsync(VoteStore):
         dir_fd = files.open(self.directory, os.O_RDONLY | os.O_DIRECTORY)
         files.fsync(dir_fd)
         files.close(dir_fd)
+
+
+class NoTruncate(VoteStore):
+    """Planted bug: the temp file is not truncated, so a longer leftover keeps its tail."""
+
+    def save(self, durable: Durable) -> None:
+        files = self.files
+        files.makedirs(self.directory)  # made durable at once: not this test's bug
+        fd = files.open(self._tmp, os.O_WRONLY | os.O_CREAT, 0o600)
+        files.write(fd, encode_record(durable))
+        files.fsync(fd)
+        files.close(fd)
+        files.replace(self._tmp, self.path)
+        dir_fd = files.open(self.directory, os.O_RDONLY | os.O_DIRECTORY)
+        files.fsync(dir_fd)
+        files.close(dir_fd)
+
+
+class NoParentFsync(VoteStore):
+    """Planted bug: the data directory is made, but its own entry is never made durable."""
+
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self._parent_synced = True
 
 
 class DamagedReadAsZero(WriteInPlace):
@@ -135,9 +166,11 @@ class DamagedReadAsZero(WriteInPlace):
 @pytest.mark.parametrize(
     ("store", "expected"),
     [
-        (WriteInPlace, "refused to start: DIR/vote.json: empty or truncated vote file"),
+        (WriteInPlace, "refused to start: DIR/data/vote.json: empty or truncated vote file"),
         (NoDirectoryFsync, "recovered Durable(term=0, voted_for=None); expected Durable(term=1"),
         (NoFileFsync, "refused to start"),
+        (NoParentFsync, "[lost: mkdir data]: recovered Durable(term=0, voted_for=None); expected"),
+        (NoTruncate, "refused to start: DIR/data/vote.json: corrupt or truncated vote file"),
         (DamagedReadAsZero, "recovered Durable(term=0, voted_for=None); expected Durable(term=1"),
     ],
 )
@@ -156,6 +189,19 @@ def test_an_older_term_after_a_crash_is_caught() -> None:
                for f in findings)
 
 
+def test_a_save_that_fails_while_recording_is_a_finding() -> None:
+    class Unwritable(VoteStore):
+        def save(self, durable: Durable) -> None:
+            raise OSError(28, "No space left on device", str(self.path))
+
+    passed, summary, details = crash_gate(Unwritable)
+    assert not passed
+    assert details["findings"][0] == (
+        "a save failed while recording: OSError: [Errno 28] No space left on device: "
+        "'DIR/run/data/vote.json'"
+    )
+
+
 def test_a_crashing_recovery_is_a_finding(tmp_path: Path) -> None:
     def record(rec: Recorder) -> None:
         with rec.saving(1):
@@ -169,3 +215,57 @@ def test_a_crashing_recovery_is_a_finding(tmp_path: Path) -> None:
     assert not report.passed
     assert "recovery failed: FileNotFoundError" in report.findings[0]
     assert "DIR/v" in report.findings[0] and str(tmp_path) not in report.findings[0]
+
+
+# -- the model against the real file system ---------------------------------------------------
+NAMES = ("a", "b", "c")
+CALLS = st.lists(
+    st.one_of(
+        st.tuples(st.just("write"), st.sampled_from(NAMES), st.binary(max_size=1100)),
+        st.tuples(st.just("fsync"), st.sampled_from(NAMES)),
+        st.tuples(st.just("rename"), st.sampled_from(NAMES), st.sampled_from(NAMES)),
+        st.tuples(st.just("unlink"), st.sampled_from(NAMES)),
+        st.tuples(st.just("sync dir")),
+    ),
+    max_size=8,
+)
+
+
+def _run(rec: Recorder, calls: list[tuple]) -> None:
+    root = rec.root
+    for call in calls:
+        kind, *args = call
+        if kind == "write":
+            fd = rec.open(root / args[0], os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+            rec.write(fd, args[1])
+            rec.close(fd)
+        elif kind == "fsync" and (root / args[0]).exists():
+            fd = rec.open(root / args[0], os.O_RDONLY)
+            rec.fsync(fd)
+            rec.close(fd)
+        elif kind == "rename" and (root / args[0]).exists() and args[0] != args[1]:
+            rec.replace(root / args[0], root / args[1])
+        elif kind == "unlink" and (root / args[0]).exists():
+            rec.unlink(root / args[0])
+        elif kind == "sync dir":
+            _sync_dir(rec)
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(calls=CALLS)
+def test_the_disk_as_it_is_is_always_a_crash_state(tmp_path_factory, calls) -> None:
+    root = tmp_path_factory.mktemp("fs")
+    rec = Recorder(root)
+    _run(rec, calls)
+    real = tuple(sorted((p.name, p.read_bytes()) for p in root.iterdir()))
+    last = max(s.point for s in crash_states({}, rec.ops))
+    final = _files(s for s in crash_states({}, rec.ops) if s.point == last)
+    assert real in final
+    # Everything synced: the file system promises this state and no other.
+    for name, _ in real:
+        fd = rec.open(root / name, os.O_RDONLY)
+        rec.fsync(fd)
+        rec.close(fd)
+    _sync_dir(rec)
+    last = max(s.point for s in crash_states({}, rec.ops))
+    assert _files(s for s in crash_states({}, rec.ops) if s.point == last) == {real}

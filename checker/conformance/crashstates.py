@@ -14,14 +14,15 @@ may hold under POSIX rules (docs/durability.md):
   may be lost: any subset of them persists, applied in order (past
   :data:`MAX_SUBSET` pending entries, only prefixes);
 - an ``fsync`` of a file makes its data durable, not its name; an ``fsync`` of a directory
-  makes its entries durable. A rename is atomic.
+  makes its entries durable. A rename is atomic. A directory made while recording (``mkdir``)
+  is an entry of its parent like a file's: until that persists, nothing inside is found.
 
 :func:`explore` writes each distinct state into a fresh real directory and runs the real
 recovery on it. Recovery must give the last acknowledged value or the one being saved when
 the crash came. A refusal to start counts as a failure too: a crash alone damages nothing, so
 a store that cannot come back from one turns every crash into an outage and a vote the node
 can no longer read. Not modelled: writes to one file reaching the disk out of order, media
-damage (the fault stage covers unreadable files), and directories created while recording.
+damage (the fault stage covers unreadable files), and parents made by ``makedirs``.
 
 >>> import os, tempfile
 >>> root = Path(tempfile.mkdtemp())
@@ -51,6 +52,7 @@ from checker.conformance.fsrecord import (
     Create,
     DataOp,
     EntryOp,
+    Mkdir,
     Op,
     Recorder,
     Rename,
@@ -75,6 +77,7 @@ class CrashState:
     files: tuple[tuple[str, bytes], ...]  # name -> content, sorted by name
     lost: str  # what of the unsynced work did not persist, for a finding
     allowed: tuple[Any, ...]  # what recovery may give: the acknowledged value, the one in flight
+    dirs: tuple[str, ...] = ()  # the directories made while recording that persisted
 
 
 def _apply_data(content: bytes, op: DataOp) -> bytes:
@@ -116,14 +119,29 @@ def _entry_subsets(pending: Sequence[EntryOp]) -> Iterator[tuple[EntryOp, ...]]:
         yield tuple(op for i, op in enumerate(pending) if mask >> i & 1)
 
 
+DIRECTORY = 0  # the inode number of every directory made while recording
+
+
 def _apply_entry(entries: dict[str, int], op: EntryOp) -> None:
     if isinstance(op, Create):
         entries[op.name] = op.inode
+    elif isinstance(op, Mkdir):
+        entries[op.name] = DIRECTORY
     elif isinstance(op, Rename):
         entries.pop(op.src, None)
         entries[op.dst] = op.inode
     else:
         entries.pop(op.name, None)
+
+
+def _reachable(names: Mapping[str, int], made: set[str]) -> dict[str, int]:
+    """The entries a reader finds: those inside a directory made while recording need it."""
+
+    def ancestors(name: str) -> Iterator[str]:
+        while name := posixpath.dirname(name):
+            yield name
+
+    return {n: i for n, i in names.items() if all(a in names for a in ancestors(n) if a in made)}
 
 
 def crash_states(initial: Mapping[str, bytes], ops: Sequence[Op]) -> Iterator[CrashState]:
@@ -133,6 +151,7 @@ def crash_states(initial: Mapping[str, bytes], ops: Sequence[Op]) -> Iterator[Cr
     durable = {i: initial[name] for name, i in entries.items()}  # inode -> durable data
     pending_entries: list[EntryOp] = []
     pending_data: dict[int, list[DataOp]] = {}
+    made: set[str] = set()  # directories made so far
     acked: Any = None
     in_flight: tuple[Any, ...] = ()
     point = 0
@@ -143,8 +162,10 @@ def crash_states(initial: Mapping[str, bytes], ops: Sequence[Op]) -> Iterator[Cr
             names = dict(entries)
             for op in persisted:
                 _apply_entry(names, op)
+            names = _reachable(names, made)
+            dirs = tuple(sorted(n for n, i in names.items() if i == DIRECTORY))
             lost_entries = [describe(op) for op in pending_entries if op not in persisted]
-            order = sorted(names)
+            order = sorted(n for n, i in names.items() if i != DIRECTORY)
             per_file = [
                 _data_choices(durable.get(names[n], b""), pending_data.get(names[n], []))
                 for n in order
@@ -155,7 +176,7 @@ def crash_states(initial: Mapping[str, bytes], ops: Sequence[Op]) -> Iterator[Cr
                     notes.insert(0, "lost: " + ", ".join(lost_entries))
                 files = tuple((n, data) for n, (data, _) in zip(order, pick, strict=True))
                 lost = "; ".join(notes) or "every call so far persisted"
-                yield CrashState(point, files, lost, allowed)
+                yield CrashState(point, files, lost, allowed, dirs)
 
     for op in ops:
         if isinstance(op, Begin):
@@ -167,6 +188,9 @@ def crash_states(initial: Mapping[str, bytes], ops: Sequence[Op]) -> Iterator[Cr
         yield from states()
         point += 1
         match op:
+            case Mkdir(name):
+                made.add(name)
+                pending_entries.append(op)
             case Create() | Rename() | Unlink():
                 pending_entries.append(op)
             case Write() | Truncate():
@@ -198,6 +222,7 @@ class Refused(Exception):
 class CrashReport:
     """What :func:`explore` found."""
 
+    runs: int = 0  # recorded runs
     calls: int = 0  # file-system calls recorded
     states: int = 0  # (crash point, disk state) pairs judged
     distinct: int = 0  # distinct disk states, each recovered once in a real directory
@@ -211,8 +236,9 @@ class CrashReport:
 
     def summary(self) -> str:
         """One line for the gate."""
+        runs = f" in {self.runs} runs" if self.runs > 1 else ""
         head = (f"{self.states:,} crash states ({self.distinct} distinct on disk) after "
-                f"{self.calls} file-system calls")
+                f"{self.calls} file-system calls{runs}")
         if self.passed:
             told = ", ".join(f"{n} {what}" for what, n in sorted(self.outcomes.items()))
             return f"{head}: every recovery correct ({told})"
@@ -220,42 +246,57 @@ class CrashReport:
 
 
 def explore(record: Callable[[Recorder], None], recover: Callable[[Path], Any],
-            initial: Any, scratch: str | None = None,
+            initial: Any, before: Mapping[str, bytes] | None = None, *,
+            report: CrashReport | None = None, scratch: str | None = None,
             max_findings: int = MAX_FINDINGS) -> CrashReport:
     """Record ``record``'s calls, then recover every crash state and judge the outcome.
 
     ``record(recorder)`` does its saves through ``recorder`` (as the store's file system)
-    in ``recorder.root``, an empty directory, each inside ``recorder.saving(value)``.
-    ``recover(directory)`` runs the real recovery on a directory and returns the value it
-    recovered, or raises :class:`Refused`. ``initial`` is what an empty directory must give.
-    At most ``max_findings`` findings are kept (all are counted in ``outcomes``).
+    in ``recorder.root``, each inside ``recorder.saving(value)``. The directory starts empty,
+    or with the files ``before`` (name -> bytes, durable). ``recover(directory)`` runs the
+    real recovery on a directory and returns the value it recovered, or raises
+    :class:`Refused`. ``initial`` is what recovery must give before the first save.
+    ``report`` accumulates several runs; at most ``max_findings`` findings are kept (all
+    are counted in ``outcomes``).
     """
-    report = CrashReport()
-    outcomes: dict[tuple[tuple[str, bytes], ...], tuple[str, Any]] = {}
+    report = report if report is not None else CrashReport()
+    outcomes: dict[tuple, tuple[str, Any]] = {}  # (files, directories) -> recovery
     with tempfile.TemporaryDirectory(prefix="electkit-crash-", dir=scratch) as tmp:
-        recorder = Recorder(Path(tmp) / "run")
-        recorder.root.mkdir()
+        root = Path(tmp) / "run"
+        root.mkdir()
+        for name, data in (before or {}).items():
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            (root / name).write_bytes(data)
+        recorder = Recorder(root)
         recorder.acknowledged(initial)
-        record(recorder)
-        report.calls = sum(not isinstance(op, Begin | Ack) for op in recorder.ops)
+        try:
+            record(recorder)
+        except Exception as exc:  # noqa: BLE001 - a save that fails with no fault is a finding
+            report.findings.append(f"a save failed while recording: {exc.__class__.__name__}: "
+                                   f"{exc}".replace(tmp, "DIR"))
+        calls = sum(not isinstance(op, Begin | Ack) for op in recorder.ops)
+        report.calls += calls
+        report.runs += 1
         for state in crash_states(recorder.initial, recorder.ops):
             report.states += 1
-            if state.files not in outcomes:
-                outcomes[state.files] = _recover(state.files, recover, Path(tmp) / "state")
-            kind, value = outcomes[state.files]
+            disk = (state.files, state.dirs)
+            if disk not in outcomes:
+                outcomes[disk] = _recover(state, recover, Path(tmp) / "state")
+            kind, value = outcomes[disk]
             verdict = _judge(kind, value, state)
             report.outcomes[verdict] += 1
             if verdict.startswith("wrong") and len(report.findings) < max_findings:
-                report.findings.append(_finding(state, report.calls, kind, value))
-        report.distinct = len(outcomes)
+                report.findings.append(_finding(state, calls, kind, value))
+        report.distinct += len(outcomes)
     return report
 
 
-def _recover(files: tuple[tuple[str, bytes], ...], recover: Callable[[Path], Any],
-             where: Path) -> tuple[str, Any]:
+def _recover(state: CrashState, recover: Callable[[Path], Any], where: Path) -> tuple[str, Any]:
     where.mkdir()
     try:
-        for name, data in files:
+        for name in state.dirs:
+            (where / name).mkdir(parents=True, exist_ok=True)
+        for name, data in state.files:
             (where / name).parent.mkdir(parents=True, exist_ok=True)
             (where / name).write_bytes(data)
         try:
@@ -281,7 +322,8 @@ def _judge(kind: str, value: Any, state: CrashState) -> str:
 def _finding(state: CrashState, calls: int, kind: str, value: Any) -> str:
     where = f"crash before call {state.point + 1} of {calls}" if state.point < calls else (
         f"crash after all {calls} calls")
-    disk = ", ".join(f"{n} ({len(d)} bytes)" for n, d in state.files) or "no files"
+    shown = [f"{n}/" for n in state.dirs] + [f"{n} ({len(d)} bytes)" for n, d in state.files]
+    disk = ", ".join(shown) or "no files"
     expected = f"{state.allowed[0]!r} (acknowledged)" + "".join(
         f" or {v!r} (being saved)" for v in state.allowed[1:])
     got = {"value": f"recovered {value!r}", "refused": f"refused to start: {value}",

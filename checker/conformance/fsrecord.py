@@ -47,6 +47,13 @@ class Rename:
 
 
 @dataclass(frozen=True)
+class Mkdir:
+    """A new directory entry ``name`` for a new, empty directory."""
+
+    name: str
+
+
+@dataclass(frozen=True)
 class Unlink:
     """The entry ``name`` removed."""
 
@@ -98,7 +105,7 @@ class Ack:
     value: Any
 
 
-EntryOp = Create | Rename | Unlink
+EntryOp = Create | Rename | Unlink | Mkdir
 DataOp = Write | Truncate
 Op = EntryOp | DataOp | SyncFile | SyncDir | Begin | Ack
 
@@ -112,6 +119,8 @@ def describe(op: Op) -> str:
             return f"rename {src} -> {dst}"
         case Unlink(name):
             return f"unlink {name}"
+        case Mkdir(name):
+            return f"mkdir {name}"
         case Write(inode, offset, data):
             return f"write {len(data)} bytes at {offset} of file #{inode}"
         case Truncate(inode, size):
@@ -171,8 +180,13 @@ class Recorder:
 
     # -- the calls of impl.files.FileSystem -------------------------------------------------------
     def makedirs(self, path: Any) -> None:
-        """Create a directory (taken as durable: directories are not modelled)."""
+        """Create a directory and its parents (taken as durable: not modelled)."""
         os.makedirs(path, exist_ok=True)
+
+    def mkdir(self, path: Any) -> None:
+        """Create a directory for real; record its new entry."""
+        os.mkdir(path, 0o700)
+        self.ops.append(Mkdir(self._name(path)))
 
     def open(self, path: Any, flags: int, mode: int = 0o600) -> int:
         """Open for real; record the new entry (O_CREAT) or the truncation (O_TRUNC)."""

@@ -69,6 +69,11 @@ class FaultyFiles:
         self.errors = 0  # calls that raised an injected error so far
         self._paths: dict[int, str] = {}
 
+    @property
+    def still_open(self) -> list[str]:
+        """What is open through this file system now (after a run: a leaked descriptor)."""
+        return sorted(self._paths.values())
+
     def describe(self) -> str:
         """The fault and where it hit, for a finding."""
         if self.fault is None:
@@ -78,7 +83,7 @@ class FaultyFiles:
 
     def _name(self, path: Any) -> str:
         relative = os.path.relpath(os.fspath(path), self.root)
-        return "DIR" if relative == "." else relative
+        return "DIR" if relative == "." else "DIR/.." if relative == ".." else relative
 
     def _enter(self, call: str, target: str) -> str | None:
         """Count the call; raise the injected error; say "short" when this call is short."""
@@ -101,8 +106,13 @@ class FaultyFiles:
     # -- the calls of impl.files.FileSystem -------------------------------------------------------
     def makedirs(self, path: Any) -> None:
         """os.makedirs(exist_ok=True), counted."""
-        self._enter("mkdir", self._name(path))
+        self._enter("makedirs", self._name(path))
         os.makedirs(path, exist_ok=True)
+
+    def mkdir(self, path: Any) -> None:
+        """os.mkdir, counted."""
+        self._enter("mkdir", self._name(path))
+        os.mkdir(path, 0o700)
 
     def open(self, path: Any, flags: int, mode: int = 0o600) -> int:
         """os.open, counted."""

@@ -5,9 +5,10 @@
 short write at every file-system call of its lock, load and save.
 
 The vote store (impl/storage.py) saves a sequence of (term, vote) pairs — a vote, a new term
-without a vote, a vote in that term, a vote in the next — through the checker's recorder
-(checker/conformance/crashstates.py). Each state a crash could leave is written to a real
-directory and recovered the way a node starts: take the directory's lock, build a
+without a vote, a vote in that term, a vote in the next; then, in a second run, two saves
+after a crash left a torn temp file behind — through the checker's recorder
+(checker/conformance/fsrecord.py, crashstates.py). Each state a crash could leave is written
+to a real directory and recovered the way a node starts: take the directory's lock, build a
 ``NodeHost`` (which loads the vote file). The recovered (term, vote) must be the last
 acknowledged one or the one being saved; a refusal, an older term or a lost vote fails.
 
@@ -18,34 +19,51 @@ acknowledged one or the one being saved; a refusal, an older term or a lost vote
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from checker.conformance.crashstates import CrashReport, Recorder, Refused, explore
+from checker.conformance.crashstates import CrashReport, Refused, explore
+from checker.conformance.fsrecord import Recorder
 from impl.errors import StorageError
 from impl.host import NodeHost
 from impl.node import Durable
-from impl.storage import VoteStore
+from impl.storage import FILE_NAME, VoteStore, encode_record
 
 IDS = (1, 2, 3)
 NODE = 1
-# A vote, a higher term learnt (no vote), a vote in that term, a vote in the next term.
-SAVES = (Durable(1, 1), Durable(2, None), Durable(2, 3), Durable(3, 2))
+DATA = "data"  # the data directory, inside the recorded one: its own entry is recorded too
 
 
-def explore_store(store_class: type[VoteStore] = VoteStore,
-                  saves: tuple[Durable, ...] = SAVES, **options: Any) -> CrashReport:
-    """Record ``saves`` made by ``store_class`` and recover every crash state (``options``:
-    those of :func:`checker.conformance.crashstates.explore`)."""
+@dataclass(frozen=True)
+class Run:
+    """A recorded run: the directory's files before it, what they hold, the saves made."""
 
-    def record(recorder: Recorder) -> None:
-        store = store_class(recorder.root, recorder)  # type: ignore[arg-type]
-        for durable in saves:
-            with recorder.saving(durable):
-                store.save(durable)
+    before: Mapping[str, bytes]
+    initial: Durable
+    saves: tuple[Durable, ...]
+
+
+RUNS = (
+    # From nothing (the data directory is made by the first save): a vote, a higher term
+    # learnt (no vote), a vote in that term, a vote in the next term.
+    Run({}, Durable(0, None), (Durable(1, 1), Durable(2, None), Durable(2, 3), Durable(3, 2))),
+    # After a crash left a torn temp file longer than a record (two sectors): a save must not
+    # leave its tail behind.
+    Run({f"{DATA}/{FILE_NAME}": encode_record(Durable(1, 1)),
+         f"{DATA}/{FILE_NAME}.tmp": b"#" * 600},
+        Durable(1, 1), (Durable(2, 2), Durable(3, None))),
+)
+
+
+def explore_store(store_class: type[VoteStore] = VoteStore, runs: tuple[Run, ...] = RUNS,
+                  **options: Any) -> CrashReport:
+    """Record each run's saves made by ``store_class`` and recover every crash state
+    (``options``: those of :func:`checker.conformance.crashstates.explore`)."""
 
     def recover(directory: Path) -> Durable:
-        store = store_class(directory)
+        store = store_class(directory / DATA)
         try:
             store.lock()
             try:
@@ -55,7 +73,17 @@ def explore_store(store_class: type[VoteStore] = VoteStore,
         except StorageError as exc:
             raise Refused(str(exc)) from None
 
-    return explore(record, recover, Durable(0, None), **options)
+    report = CrashReport()
+    for run in runs:
+
+        def record(recorder: Recorder, saves: tuple[Durable, ...] = run.saves) -> None:
+            store = store_class(recorder.root / DATA, recorder)  # type: ignore[arg-type]
+            for durable in saves:
+                with recorder.saving(durable):
+                    store.save(durable)
+
+        explore(record, recover, run.initial, run.before, report=report, **options)
+    return report
 
 
 def fault_gate(store_class: type[VoteStore] = VoteStore) -> tuple[bool, str, dict[str, Any]]:

@@ -8,9 +8,10 @@ then once per (file-system call, fault kind): ENOSPC, EIO and EACCES at every ca
 lock, the load and the save (the storage is gone from that call on), a short write or read
 at every write and read.
 
-- ``vote``: the vote file holds term 5; server 2 asks for a vote in term 6 (a save, then a
-  granted Vote on the wire);
-- ``campaign``: no vote file; the election timer fires (a save, then RequestVotes).
+- ``vote``: the vote file holds term 5; servers 2 and 3 ask for a vote in term 6, both
+  requests read in one batch (a save, then a granted Vote to 2 and a denied one to 3);
+- ``campaign``: no data directory, nor its parent; the node makes them, then its election
+  timer fires (a save, then RequestVotes).
 
 Judged on the wire and on disk, for every run:
 
@@ -20,11 +21,12 @@ Judged on the wire and on disk, for every run:
   message on the wire carries a term (and, in that term, a vote) that a save acknowledged
   with no error;
 - a short write or read is no error: the run goes on as without it;
-- afterwards the vote file holds the acknowledged vote or the one being saved.
+- afterwards the vote file holds the acknowledged vote or the one being saved, and no file
+  is left open.
 
-Two checks without faults complete the stage: a second node on the data directory of a
-running one is refused (its lock), and a damaged vote file (every truncation of a record, a
-term changed under its checksum, garbage) stops the node from starting.
+Two checks without faults complete the stage (checker/protocols/raft_election/refusals.py):
+a second node on the data directory of a running one is refused (its lock), and a damaged
+vote file stops the node from starting.
 """
 
 from __future__ import annotations
@@ -40,18 +42,18 @@ from pathlib import Path
 from typing import Any
 
 from checker.conformance.iofaults import Fault, FaultReport, FaultyFiles, run_matrix
-from impl.errors import ImplError, StorageError, WireError
+from checker.protocols.raft_election.refusals import damaged, second_node
+from impl.errors import ConfigError, ImplError, StorageError, WireError
 from impl.messages import Message, RequestVote, Vote
 from impl.node import Durable
 from impl.server import ElectionServer, ServerConfig
-from impl.storage import VoteStore, encode_record
+from impl.storage import VoteStore
 from impl.wire import Codec
 
 CLUSTER = "electkit-iofaults"
 KEY = b"electkit-iofaults-key-32-bytes!!"
 NODE, PEERS = 1, (2, 3)
 STORED = Durable(5, None)  # what the vote scenario finds on disk
-DAMAGED_FROM = Durable(15, 2)  # the record the damaged files are made of
 WAIT = 2.0  # seconds a run may take to reach its end (a correct one takes milliseconds)
 
 
@@ -106,9 +108,9 @@ class Harness:
             sock.close()
 
     def fresh_dir(self) -> Path:
-        """An empty data directory for the next run."""
+        """A data directory for the next run, not made yet, nor its parent."""
         self.runs += 1
-        return self.root / f"run{self.runs}"
+        return self.root / f"run{self.runs}" / "data"
 
     def config(self, data_dir: Path, timeout: tuple[float, float], port: int = 0) -> ServerConfig:
         """Node 1's configuration (``port``: which of the two node-1 ports)."""
@@ -174,13 +176,25 @@ def _unsent(msg: Message, acked: Durable) -> str | None:
     return None
 
 
+class _PortTaken(Exception):
+    """Node 1's port was taken by another process between two runs."""
+
+
 async def _scenario(h: Harness, name: str, fault: Fault | None) -> tuple[list[str], list[str]]:
     """One run of scenario ``name`` with ``fault``: (the calls faults may hit, findings)."""
+    try:
+        return await _run(h, name, fault, retry=True)
+    except _PortTaken:  # the port is reused run after run: another process may take it
+        h.ports[0] = h._free_port()
+        return await _run(h, name, fault, retry=False)
+
+
+async def _run(h: Harness, name: str, fault: Fault | None,
+               retry: bool) -> tuple[list[str], list[str]]:
     data_dir = h.fresh_dir()
-    data_dir.mkdir()
     vote = name == "vote"
     if vote:
-        VoteStore(data_dir).save(STORED)
+        VoteStore(data_dir).save(STORED)  # else the node makes its data directory itself
     files = FaultyFiles(data_dir, fault)
     store = acking(h.store_class)(data_dir, files, STORED if vote else Durable(0, None))
     timeout = (30.0, 30.0) if vote else (0.002, 0.004)
@@ -191,20 +205,27 @@ async def _scenario(h: Harness, name: str, fault: Fault | None) -> tuple[list[st
         findings.append(f"{files.describe()}: {text}".replace(str(data_dir), "DIR"))
 
     try:
-        if await _started(server, files, data_dir, found):
+        if await _started(server, files, data_dir, found, retry):
             sent = await _drive(h, server, vote, files, data_dir, found)
             _judge_wire_and_disk(sent, store, data_dir, found)
+        if files.still_open:
+            found(f"the stopped node left {', '.join(files.still_open)} open")
     finally:
-        shutil.rmtree(data_dir, ignore_errors=True)
+        shutil.rmtree(data_dir.parent, ignore_errors=True)
     # The calls up to the first acknowledged save: those that do not depend on timing.
     return files.calls[: store.calls_at_ack[0]] if store.calls_at_ack else files.calls, findings
 
 
 async def _started(server: ElectionServer, files: FaultyFiles, data_dir: Path,
-                   found: Callable[[str], None]) -> bool:
+                   found: Callable[[str], None], retry: bool) -> bool:
     """Start ``server``: it must refuse, in one line, exactly when an error was injected."""
     try:
         await server.start()
+    except ConfigError as exc:
+        if retry and "cannot start on udp" in str(exc):
+            raise _PortTaken from exc
+        found(f"start failed with ConfigError: {exc}")
+        return False
     except StorageError as exc:
         if files.errors == 0:
             found(f"refused to start with no error injected: {exc}")
@@ -229,7 +250,10 @@ async def _drive(h: Harness, server: ElectionServer, vote: bool, files: FaultyFi
     answer = Vote if vote else RequestVote
     try:
         if vote:
+            # Two requests in one go: the node reads both in one batch, so one that fails its
+            # save must stop reading at once, or it answers the second from its memory.
             h.send(RequestVote(STORED.term + 1, PEERS[0], NODE))
+            h.send(RequestVote(STORED.term + 1, PEERS[1], NODE))
         reached = await _until(
             lambda: any(isinstance(m, answer) for m in h.receive(sent)) or stopped.done(), WAIT)
         await asyncio.sleep(0)
@@ -267,71 +291,6 @@ def _judge_wire_and_disk(sent: list[Message], store: Any, data_dir: Path,
             found(f"the vote file holds {on_disk} after the run; acknowledged: {store.acked}")
 
 
-async def _lock(h: Harness) -> list[str]:
-    """A second node on a running node's data directory is refused; after a stop, it starts."""
-    data_dir = h.fresh_dir()
-    timeout = (30.0, 30.0)
-    first = ElectionServer(h.config(data_dir, timeout), store=h.store_class(data_dir))
-    second = ElectionServer(h.config(data_dir, timeout, port=1), store=h.store_class(data_dir))
-    again = ElectionServer(h.config(data_dir, timeout, port=1), store=h.store_class(data_dir))
-    findings = []
-    try:
-        await first.start()
-        try:
-            await second.start()
-        except StorageError as exc:
-            if "vote.lock" not in str(exc) or "\n" in str(exc):
-                findings.append(f"second node refused, but not in one line naming the lock: {exc}")
-        else:
-            findings.append("a second node started on the data directory of a running node")
-        await second.stop()
-        await first.stop()
-        try:
-            await again.start()
-        except ImplError as exc:
-            findings.append(f"no node could start after the first stopped (lock kept): {exc}")
-    except Exception as exc:  # noqa: BLE001 - a node that cannot even start is a finding
-        findings.append(f"the lock check failed: {exc.__class__.__name__}: {exc}")
-    finally:
-        for server in (first, second, again):
-            await server.stop()
-    return [f.replace(str(data_dir), "DIR") for f in findings]
-
-
-def damaged_files() -> list[tuple[str, bytes]]:
-    """Damaged vote files: each truncation of a record, a term changed under its checksum."""
-    good = encode_record(DAMAGED_FROM)
-    cases = [(f"first {k} of {len(good)} bytes", good[:k]) for k in range(len(good.rstrip()))]
-    older = good.replace(b'"term": 15', b'"term": 14')
-    cases += [("term 15 changed to 14, checksum kept", older), ("garbage", b"\xff\xfe\x00garbage")]
-    return cases
-
-
-async def _damaged(h: Harness) -> tuple[int, list[str]]:
-    findings = []
-    cases = damaged_files()
-    for what, data in cases:
-        data_dir = h.fresh_dir()
-        data_dir.mkdir()
-        (data_dir / "vote.json").write_bytes(data)
-        server = ElectionServer(h.config(data_dir, (30.0, 30.0)), store=h.store_class(data_dir))
-        try:
-            await server.start()
-        except StorageError as exc:
-            if "vote.json" not in str(exc) or "\n" in str(exc):
-                findings.append(f"damaged vote file ({what}): refused, but not in one line "
-                                f"naming the file: {exc}")
-        except Exception as exc:  # noqa: BLE001 - anything but one clear refusal is a finding
-            findings.append(f"damaged vote file ({what}): start failed with "
-                            f"{exc.__class__.__name__}: {exc}")
-        else:
-            findings.append(f"started from a damaged vote file ({what}) at term {server.term}")
-        finally:
-            await server.stop()
-            shutil.rmtree(data_dir, ignore_errors=True)
-    return len(cases), [f.replace(str(h.root), "DIR") for f in findings]
-
-
 def fault_gate(store_class: type[VoteStore] = VoteStore,
                scratch: str | None = None) -> tuple[bool, str, dict[str, Any]]:
     """The verify stage: (passed, one-line summary, figures)."""
@@ -365,4 +324,4 @@ async def _all(h: Harness) -> tuple[FaultReport, tuple[int, list[str]], list[str
     report = FaultReport()
     for name in ("vote", "campaign"):
         await run_matrix(functools.partial(_scenario, h, name), name, report)
-    return report, await _damaged(h), await _lock(h)
+    return report, await damaged(h), await second_node(h)
