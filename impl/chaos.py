@@ -34,6 +34,7 @@ from impl.eventlog import leaders_by_term, read_event_log
 
 KINDS = ("kill", "pause", "partition")
 _TICK = 0.01
+UNDELIVERED_AFTER = 5.0  # seconds: far above a node's start-up, even on a busy machine
 
 
 @dataclass(frozen=True)
@@ -132,6 +133,17 @@ class ChaosRun:
     nodes: int
     faults: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
+    # What was done when, on the wall clock of the event logs: (time, kind, nodes), kind one
+    # of kill, restart, pause, resume, partition (nodes: the side cut off), heal.
+    timeline: list[tuple[float, str, tuple[int, ...]]] = field(default_factory=list)
+    config: ChaosConfig | None = None
+    # nodes that were up and running but could not be given their side of a partition for
+    # UNDELIVERED_AFTER seconds: the run did not inject what it claims
+    undelivered: set[int] = field(default_factory=set)
+
+    def note(self, kind: str, *nodes: int) -> None:
+        """Record that ``kind`` was done to ``nodes`` just now."""
+        self.timeline.append((time.time(), kind, nodes))
 
     def event_logs(self) -> dict[int, Path]:
         return {n: self.directory / f"node-{n}" / "events.jsonl"
@@ -170,12 +182,14 @@ class _Driver:
         self.down: set[int] = set()
         self.blocked: dict[int, set[int]] = {n: set() for n in cluster.ids}
         self.stale: set[int] = set()  # nodes whose partition setting must be (re)sent
+        self.stale_since: dict[int, float] = {}  # when each stale node's setting changed
 
     def fault(self, fault: Fault) -> list[tuple[float, str, int]]:
         """Start ``fault``; returns what must happen when it ends: (delay, action, node)."""
         node, kind = fault.node, fault.kind
         if kind == "kill":
             self.cluster.kill(node)
+            self.run.note("kill", node)
             self.down.add(node)
             self.paused.discard(node)
             self.run.faults["kill"] += 1
@@ -184,6 +198,7 @@ class _Driver:
             proc = self.cluster.procs[node]
             if proc.poll() is None:
                 os.kill(proc.pid, signal.SIGSTOP)
+                self.run.note("pause", node)
                 self.paused.add(node)
                 self.run.faults["pause"] += 1
             return [(fault.duration, "resume", node)]
@@ -191,12 +206,15 @@ class _Driver:
         for n in self.cluster.ids:
             self.blocked[n] = set(self.cluster.ids) - group if n in group else group
         self.stale |= set(self.cluster.ids)
+        self.run.note("partition", *fault.group)
         self.run.faults["partition"] += 1
         return [(fault.duration, "heal", node)]
 
     def end(self, action: str, node: int) -> None:
         if action == "restart":
             self.cluster.spawn(node)
+            self.stale_since.pop(node, None)  # it needs its start-up time again
+            self.run.note("restart", node)
             self.down.discard(node)
             self.run.faults["restart"] += 1
             if self.blocked[node]:
@@ -204,14 +222,19 @@ class _Driver:
         elif action == "resume":
             if node in self.paused:
                 os.kill(self.cluster.procs[node].pid, signal.SIGCONT)
+                self.run.note("resume", node)
                 self.paused.discard(node)
         else:
+            self.run.note("heal")
             self.blocked = {n: set() for n in self.cluster.ids}
             self.stale |= set(self.cluster.ids)
 
     def sync_partitions(self) -> None:
         """Send each reachable node its side of the current partition (a paused or starting
         node is retried later)."""
+        now = time.monotonic()
+        for node in self.stale:
+            self.stale_since.setdefault(node, now)
         for node in sorted(self.stale - self.down - self.paused):
             url = f"http://{HOST}:{self.cluster.status_ports[node]}/admin/partition"
             try:
@@ -220,6 +243,10 @@ class _Driver:
             except (OSError, ValueError):
                 continue
             self.stale.discard(node)
+            self.stale_since.pop(node, None)
+        for node in self.stale - self.down - self.paused:
+            if now - self.stale_since[node] > UNDELIVERED_AFTER:
+                self.run.undelivered.add(node)  # up, running, and deaf to the admin endpoint
 
     def release(self) -> None:
         """Let paused nodes run again, so that they can be stopped."""
@@ -235,7 +262,7 @@ def run_chaos(config: ChaosConfig, directory: str | Path) -> ChaosRun:
     schedule = fault_schedule(config)
     cluster = LocalCluster(directory, config.nodes, election_timeout_ms=config.election_timeout_ms,
                            heartbeat_ms=config.heartbeat_ms, fault_injection=True)
-    run = ChaosRun(cluster.directory, config.nodes)
+    run = ChaosRun(cluster.directory, config.nodes, config=config)
     driver = _Driver(cluster, run)
     # One timeline in schedule time: the faults, and the ends they schedule (a restart, a
     # resume, a heal), each carried out in order once its time has come.
@@ -247,6 +274,7 @@ def run_chaos(config: ChaosConfig, directory: str | Path) -> ChaosRun:
     previous = signal.signal(signal.SIGTERM, _interrupt) if main else None
     try:
         cluster.start()
+        run.note("start", *cluster.ids)
         start = time.monotonic()
         while timeline:
             now = time.monotonic() - start
@@ -264,6 +292,7 @@ def run_chaos(config: ChaosConfig, directory: str | Path) -> ChaosRun:
             driver.sync_partitions()
             time.sleep(_TICK)
         run.seconds = time.monotonic() - start
+        run.note("end")
     finally:
         driver.release()
         cluster.stop()

@@ -7,6 +7,8 @@ import shutil
 import subprocess
 from xml.etree import ElementTree as ET
 
+from checker.cli.verify import stages_of
+from checker.protocols.registry import bundle_named
 from tests.conftest import ELECTKIT, ROOT
 
 
@@ -23,9 +25,13 @@ def test_gate_passes_with_every_stage_and_writes_junit(tmp_path):
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     assert report["verdict"] == "pass"
     names = [s["name"] for s in report["stages"]]
-    assert len(names) == 8 and all(s["passed"] for s in report["stages"])
+    bundle = bundle_named("raft_election")
+    expected = len(stages_of(bundle, bundle.gate.corpus))  # every stage the bundle has
+    assert expected >= 9 and len(names) == expected
+    assert all(s["passed"] for s in report["stages"])
+    assert "random schedules (mbt)" in names
     suite = ET.parse(junit).getroot()
-    assert suite.get("tests") == "8" and suite.get("failures") == "0"
+    assert suite.get("tests") == str(expected) and suite.get("failures") == "0"
 
 
 def test_gate_fails_on_a_trace_that_does_not_replay_as_expected(tmp_path):

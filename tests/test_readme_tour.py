@@ -43,7 +43,7 @@ PROMISES = {
         ["wrote out/trace.html"],
     ),
     "traces sample --count 5 --steps 40 --seed 1 --out out/samples": (0, ["sample-s1-0005"]),
-    "mutate --walks 20": (0, ["mutants killed"]),
+    "mutate --file node.py --only _on_vote": (0, ["mutants killed"]),
     "cluster --nodes 5 --dir out/cluster": (0, ["elected leader", "cluster: stopped"]),
     "chaos --duration 20 --seed 1 --dir out/chaos": (0, ["every event fits"]),
     "validate out/chaos": (0, ["every event fits"]),

@@ -119,4 +119,11 @@ def chaos_and_validate(
         f"validated prefix (first {DEFAULT_TRACE_STEPS} actions at most): {trace}"
     )
     figures = {**summary_json(result, seconds, trace), **run_.figures()}
-    return result.ok, text, figures
+    ok = result.ok
+    judge = getattr(bundle, "judge_liveness", None)  # a protocol's timing judge, if it has one
+    if judge is not None:
+        live, line, live_figures = judge(run_)
+        text += f"\n{line}"
+        figures["liveness"] = live_figures
+        ok = ok and live
+    return ok, text, figures

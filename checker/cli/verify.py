@@ -120,12 +120,26 @@ def stage_cover(bundle: Bundle) -> Stage:
     return Stage("transition cover", not failed, summary)
 
 
+def stage_mbt(bundle: Bundle, shrink: bool = True) -> Stage:
+    """Random schedules (hypothesis, derandomized: the same ones every run) at the gate's
+    bounds replay on the implementation; a divergence is shrunk and written as a trace."""
+    mbt = importlib.import_module("checker.conformance.mbt")
+    gate = bundle.gate
+    passed, summary = mbt.mbt_for_gate(bundle, gate.mbt, gate.mbt_examples, shrink=shrink)
+    return Stage("random schedules (mbt)", passed, summary)
+
+
 def stage_chaos(bundle: Bundle) -> Stage:
     """A short real run under faults, its logs validated against the model."""
     passed, report = bundle.validation.run_validation_stage(seconds=CHAOS_SECONDS, seed=0)
     # One line for the gate: what was injected, and the verdict (the logs were temporary).
     lines = report.splitlines()
-    keep = [line for line in lines if line.startswith(("chaos:", "verdict:", "misfit", "first"))]
+    keep = [
+        line
+        for line in lines
+        if line.startswith(("chaos:", "verdict:", "misfit", "first", "liveness"))
+        or "does not fit the model" in line  # the first misfit: file, line, node, reason
+    ]
     summary = "; ".join(keep or lines[:2])
     return Stage(f"chaos run validated ({CHAOS_SECONDS:g} s)", passed, summary)
 
@@ -143,11 +157,14 @@ def stage_iofaults(bundle: Bundle) -> Stage:
 
 
 CHAOS_SECONDS = 10.0
-STAGE_NAMES = ("check", "variants", "prove", "replay", "cover", "chaos", "crash", "iofaults")
+STAGE_NAMES = ("check", "variants", "prove", "replay", "cover", "mbt", "chaos", "crash", "iofaults")
 
 
-def stages_of(bundle: Bundle, traces: Path | None) -> dict[str, Callable[[], Stage]]:
-    """The stages that apply to ``bundle``: a stage needs the part of the bundle it runs."""
+def stages_of(
+    bundle: Bundle, traces: Path | None, shrink: bool = True
+) -> dict[str, Callable[[], Stage]]:
+    """The stages that apply to ``bundle``: a stage needs the part of the bundle it runs.
+    ``shrink=False`` reports a random schedule's divergence unshrunk (`electkit mutate`)."""
     stages: dict[str, Callable[[], Stage]] = {"check": functools.partial(stage_check, bundle)}
     if bundle.gate is not None and bundle.gate.variants:
         stages["variants"] = functools.partial(stage_variants, bundle)
@@ -157,6 +174,8 @@ def stages_of(bundle: Bundle, traces: Path | None) -> dict[str, Callable[[], Sta
         stages["replay"] = functools.partial(stage_replay, bundle, traces)
     if bundle.adapter is not None and bundle.gate is not None and bundle.gate.cover:
         stages["cover"] = functools.partial(stage_cover, bundle)
+    if bundle.adapter is not None and bundle.gate is not None and bundle.gate.mbt:
+        stages["mbt"] = functools.partial(stage_mbt, bundle, shrink)
     if bundle.validation is not None:
         stages["chaos"] = functools.partial(stage_chaos, bundle)
     if bundle.durability is not None:

@@ -170,6 +170,9 @@ class Gate:
     variants: Sequence[VariantCase] = ()
     corpus: Path | None = None  # the traces the replay stage replays
     cover: Sequence[Mapping[str, Any]] = ()  # bounds whose transition-cover suite is replayed
+    # bounds at which random schedules (hypothesis, derandomized) run against the adapter
+    mbt: Sequence[Mapping[str, Any]] = ()
+    mbt_examples: int = 500  # schedules per bound: a fixed budget, so the gate is deterministic
 
 
 @dataclass(frozen=True)
@@ -189,13 +192,26 @@ class Corpus:
 
 @dataclass(frozen=True)
 class Mutation:
-    """What ``electkit mutate`` changes: a class in an implementation module, some methods."""
+    """What ``electkit mutate`` changes.
+
+    Class mode (the default): ``methods`` of ``class_name`` in ``module``, each mutant
+    compiled in memory and handed to the adapter (``option``), checked by the corpus and
+    random walks. Whole-gate mode (``package`` set): every function of the package's
+    ``files`` (all its modules when empty), each mutant written to a copy of the package and
+    run through the gate's ``stages`` (names of `electkit verify`'s stages, fastest first) in a
+    subprocess (checker/conformance/mutate_gate.py).
+    """
 
     module: str  # e.g. "impl.node"
     class_name: str  # e.g. "Node"
     methods: Sequence[str]  # only these methods are mutated
     option: str  # the adapter's keyword that takes the mutated class
     walk_choices: Mapping[str, Sequence[Any]] = field(default_factory=dict)  # as Corpus's
+    package: str | None = None  # whole-gate mode: the implementation package, e.g. "impl"
+    files: Sequence[str] = ()  # its files to mutate (relative; empty: every module)
+    stages: Sequence[str] = ()  # the verify stages each mutant runs, in order
+    # file -> its unit tests, run against a mutant of the file that passed every stage
+    tests: Mapping[str, Sequence[Path]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

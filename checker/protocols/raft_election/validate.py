@@ -33,6 +33,7 @@ from checker.errors import ElectkitError
 from impl.chaos import ChaosConfig, ChaosRun
 from impl.chaos import run_chaos as _run_chaos
 from impl.errors import ImplError
+from impl.eventlog import read_event_log
 from spec.raft_election import KINDS, ROLES, VOTE, Message, RaftElection, Server
 
 Durable = tuple[int, int | None]
@@ -140,6 +141,29 @@ def run_chaos(directory: str | Path, **options: Any) -> ChaosRun:
         raise ElectkitError(
             f"{directory}: cannot run a cluster there ({exc.strerror or exc})"
         ) from None
+
+
+def judge_liveness(run: ChaosRun) -> tuple[bool, str, dict[str, Any]]:
+    """The run's liveness figures against the bounds of its timeouts (liveness.py):
+    (ok, one line of figures and problems, JSON figures)."""
+    from checker.protocols.raft_election.liveness import measure
+
+    logs = {}
+    for node, path in run.event_logs().items():
+        try:
+            logs[node] = read_event_log(path) if path.exists() else []
+        except ImplError as exc:
+            raise ElectkitError(str(exc)) from None
+    config = run.config or ChaosConfig()
+    low, high = config.election_timeout_ms
+    figures = measure(logs, run.timeline, run.nodes, (low / 1000, high / 1000))
+    problems = figures.judge()
+    if run.undelivered:
+        problems.append(
+            f"fault injection failed: nodes {sorted(run.undelivered)} never took their side of "
+            "a partition (POST /admin/partition unanswered for 5 s while they ran)")
+    text = figures.line() + "".join(f"\nliveness FAILED: {p}" for p in problems)
+    return not problems, text, figures.to_json()
 
 
 def run_validation_stage(
