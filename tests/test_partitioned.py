@@ -157,6 +157,7 @@ def test_fingerprint_set_spills_into_sorted_runs(tmp_path):
 def test_levels_left_is_estimated_once_levels_shrink():
     assert levels_left([1, 5, 20]) is None
     assert levels_left([1, 5, 20, 10, 5]) == 3
+    assert levels_left([1, 50, 100, 97]) is None  # barely shrinking: no estimate
 
 
 # --- checkpoints, from the command line ------------------------------------------------------

@@ -14,6 +14,7 @@ from typing import Any
 from checker.search.state import Progress
 
 STATS_EVERY = 2.0  # seconds between "tick" lines of the stats file
+SHRINKING = 0.9  # levels_left estimates only once a level is at most this much of the last
 
 
 def rss_bytes() -> int:
@@ -62,7 +63,8 @@ class StatsFile:
 
 def levels_left(sizes: list[int]) -> int | None:
     """An estimate of the levels still to come, once the levels shrink: at the last ratio of
-    one level to the one before, how many more until a level is empty (None while growing).
+    one level to the one before, how many more until a level is empty (None while the levels
+    grow or barely shrink: near a ratio of 1 the estimate means nothing).
 
     >>> levels_left([1, 10, 100, 50, 25])
     5
@@ -72,6 +74,6 @@ def levels_left(sizes: list[int]) -> int | None:
     if len(sizes) < 3 or sizes[-1] == 0:
         return 0 if sizes and sizes[-1] == 0 else None
     ratio = sizes[-1] / sizes[-2]
-    if ratio >= 1:
+    if ratio > SHRINKING:
         return None
     return max(1, math.ceil(math.log(sizes[-1]) / -math.log(ratio)))
