@@ -21,3 +21,17 @@ settings.load_profile("ci" if os.environ.get("CI") else "dev")
 def electkit_cmd() -> list[str]:
     """The installed console script, as a real user runs it."""
     return [ELECTKIT]
+
+
+def search_summary(result) -> tuple:
+    """What two searches of one model must agree on: verdict, counts, depth, path, coverage."""
+    return (
+        result.verdict,
+        result.property,
+        result.distinct_states,
+        result.generated_states,
+        result.depth,
+        [s.label() for s in result.path or []],
+        [(c.action, c.fired, c.changed, c.new_states) for c in result.coverage],
+        result.witnessed,
+    )

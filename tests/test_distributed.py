@@ -13,6 +13,7 @@ import pytest
 
 from checker.search.explore import explore
 from spec.raft_election import RaftElection
+from tests.conftest import search_summary
 
 pytest.importorskip("distributed")
 DASK = str(Path(sys.executable).with_name("dask"))
@@ -62,18 +63,6 @@ def scheduler(tmp_path_factory):
             proc.wait(timeout=30)
 
 
-def _summary(result):
-    return (
-        result.verdict,
-        result.property,
-        result.distinct_states,
-        result.generated_states,
-        result.depth,
-        [s.label() for s in result.path or []],
-        [(c.action, c.fired, c.changed, c.new_states) for c in result.coverage],
-    )
-
-
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 @pytest.mark.parametrize(
     "model",
@@ -88,4 +77,4 @@ def _summary(result):
 def test_dask_cluster_gives_the_one_process_result(scheduler, model, symmetry):
     # Two partitions, each an actor on one of the two Dask workers; small rounds.
     remote = explore(model, symmetry=symmetry, scheduler=scheduler, workers=2, round_size=50)
-    assert _summary(remote) == _summary(explore(model, symmetry=symmetry))
+    assert search_summary(remote) == search_summary(explore(model, symmetry=symmetry))

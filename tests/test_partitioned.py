@@ -21,22 +21,10 @@ from checker.search.fpset import FingerprintSet
 from checker.search.stats import levels_left
 from spec.model import Model, Property, Step
 from spec.raft_election import RaftElection
+from tests.conftest import search_summary
 
 ELECTKIT = str(Path(sys.executable).with_name("electkit"))
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def summary(result) -> tuple:
-    return (
-        result.verdict,
-        result.property,
-        result.distinct_states,
-        result.generated_states,
-        result.depth,
-        [s.label() for s in result.path or []],
-        [(c.action, c.fired, c.changed, c.new_states) for c in result.coverage],
-        result.witnessed,
-    )
 
 
 class Walk(Model):
@@ -84,16 +72,17 @@ MODELS = {
 @pytest.mark.parametrize("name", list(MODELS))
 def test_any_number_of_partitions_gives_the_in_memory_result(name):
     model, symmetry = MODELS[name]
-    expected = summary(explore(model, symmetry=symmetry))
+    expected = search_summary(explore(model, symmetry=symmetry))
     for workers in (1, 2, 3):
         # Small rounds: a level spans many rounds, so ranks cross round boundaries.
         got = explore(model, symmetry=symmetry, workers=workers, round_size=37)
-        assert summary(got) == expected, f"{workers} workers"
+        assert search_summary(got) == expected, f"{workers} workers"
 
 
 def test_the_result_does_not_depend_on_the_round_size():
     model = RaftElection(3, 2, variant="stale_votes")
-    results = [summary(explore(model, workers=2, round_size=size)) for size in (1, 10, 50_000)]
+    sizes = (1, 10, 50_000)
+    results = [search_summary(explore(model, workers=2, round_size=size)) for size in sizes]
     assert results[0] == results[1] == results[2]
 
 
@@ -102,7 +91,7 @@ def test_max_depth_bounds_both_searches_alike():
     for depth in (0, 3, 8):
         memory = explore(model, max_depth=depth)
         parts = explore(model, max_depth=depth, workers=2)
-        assert summary(memory) == summary(parts)
+        assert search_summary(memory) == search_summary(parts)
         assert memory.bounded and memory.depth == depth and memory.verdict == "ok"
     assert explore(model, max_depth=3).distinct_states < explore(model, max_depth=8).distinct_states
 
@@ -122,9 +111,9 @@ def test_continue_reports_each_violated_property_with_a_shortest_trace():
 
 def test_memory_limit_spills_to_disk_and_changes_nothing(tmp_path):
     model = RaftElection(3, 2)
-    expected = summary(explore(model))
+    expected = search_summary(explore(model))
     spilled = explore(model, workers=2, memory_limit=300_000, checkpoint=tmp_path / "run")
-    assert summary(spilled) == expected
+    assert search_summary(spilled) == expected
     runs = list((tmp_path / "run").glob("part-*/visited-run-*.npy"))
     assert runs, "the visited set never spilled"
 

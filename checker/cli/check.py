@@ -237,9 +237,10 @@ def scale_options(args: argparse.Namespace) -> dict:
         if where.exists() and not where.is_dir():
             option = "--resume" if args.resume else "--checkpoint"
             raise ElectkitError(f"{option}: {where} is not a folder")
-    if args.stats is not None:
-        check_output_path(args.stats, "--stats") if not Path(args.stats).exists() else None
-        if Path(args.stats).exists() and not Path(args.stats).is_file():
+    if args.stats is not None:  # appended to: an existing regular file is fine
+        if not Path(args.stats).exists():
+            check_output_path(args.stats, "--stats")
+        elif not Path(args.stats).is_file():
             raise ElectkitError(f"--stats: {args.stats} is not a file")
     return {
         "workers": args.workers,

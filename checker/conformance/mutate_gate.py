@@ -44,33 +44,19 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from checker.conformance import mutate
 from checker.conformance.overlay import Overlay, package_dir
 from checker.protocols.bundle import Bundle
 
+# The per-class mutator's comparison flips, and identity and membership besides.
 FLIP = {
-    ast.Eq: ast.NotEq,
-    ast.NotEq: ast.Eq,
-    ast.Lt: ast.LtE,
-    ast.LtE: ast.Lt,
-    ast.Gt: ast.GtE,
-    ast.GtE: ast.Gt,
+    **mutate.FLIP,
     ast.Is: ast.IsNot,
     ast.IsNot: ast.Is,
     ast.In: ast.NotIn,
     ast.NotIn: ast.In,
 }
-SYMBOL = {
-    ast.Eq: "==",
-    ast.NotEq: "!=",
-    ast.Lt: "<",
-    ast.LtE: "<=",
-    ast.Gt: ">",
-    ast.GtE: ">=",
-    ast.Is: "is",
-    ast.IsNot: "is not",
-    ast.In: "in",
-    ast.NotIn: "not in",
-}
+SYMBOL = {**mutate.SYMBOL, ast.Is: "is", ast.IsNot: "is not", ast.In: "in", ast.NotIn: "not in"}
 # Calls that do I/O: the ``swap`` operator swaps a statement making one with its neighbour.
 IO_CALLS = frozenset({"fsync", "replace", "rename", "write", "save", "send", "sendto", "flush"})
 LOOPBACK, ANY = "127.0.0.1", "0.0.0.0"  # noqa: S104 (the mutant's bind address, never bound here)

@@ -269,9 +269,6 @@ class Partition:
         files = [f.path for files in self.levels.values() for f in files]
         return sum(p.stat().st_size for p in files if p.exists()) + self.seen.disk_bytes
 
-    def stored(self) -> int:
-        return len(self.seen)
-
     def peak_rss(self) -> int:
         return peak_rss_bytes()
 
