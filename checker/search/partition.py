@@ -116,11 +116,18 @@ class Partition:
                     firsts[label] = (rank, i)
             for ordinal, (aid, nxt) in enumerate(successors):
                 changed[aid] += 1
-                if canon is not None:
-                    nxt = canon(nxt)
                 if nxt in seen_here:
                     continue
                 seen_here.add(nxt)
+                if canon is not None:
+                    # Raw successors are remembered too: most repeat, and canonicalizing
+                    # is the dearest step of the loop.
+                    representative = canon(nxt)
+                    if representative != nxt:
+                        if representative in seen_here:
+                            continue
+                        seen_here.add(representative)
+                        nxt = representative
                 if width:  # packed ints, inlined: this line runs for most successors
                     b = nxt.to_bytes(width, "little")
                     fp = digest(b) or 1
