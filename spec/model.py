@@ -4,7 +4,7 @@ A model (Stateright's ``Model``, in Python) gives its initial states; for a stat
 enabled actions, each a :class:`Step` with a name, parameters, the next state and the
 messages it sends; its named properties; and a JSON view of a state for traces. States are
 immutable and hashable. Symmetry and the trace encoding of messages are optional. The full
-contract, member by member, is docs/model-contract.md.
+contract, member by member, is in docs/protocols.md ("The model").
 
 >>> class Counter(Model):
 ...     name = "counter"
