@@ -4,8 +4,10 @@
 
 Each repeat runs, one after the other (never side by side), `electkit check --json --quiet`
 as a whole process: the default search, `--workers 1` and `--workers 2`, at the same bound.
-Reports each one's median wall time (process start to exit) and the ratios, checks that the
-three agree on the counts, and does the same on a faulty variant to check that they agree on
+Reports each one's median wall time (process start to exit), median search time (the JSON
+line's ``seconds``: the search alone, without starting Python and importing) and median CPU
+time (user + system, the process and its workers), and the ratios; checks that the three
+agree on the counts, and does the same on a faulty variant to check that they agree on
 the counterexample. Ends with one JSON line.
 """
 
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import statistics
 import subprocess
 import sys
@@ -23,18 +26,23 @@ ELECTKIT = str(Path(sys.executable).with_name("electkit"))
 ENGINES = {"default": [], "workers 1": ["--workers", "1"], "workers 2": ["--workers", "2"]}
 
 
-def run(bound: list[str], extra: list[str]) -> tuple[float, dict]:
-    start = time.perf_counter()
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run(bound: list[str], extra: list[str]) -> tuple[float, float, dict]:
+    start, cpu = time.perf_counter(), cpu_seconds()
     proc = subprocess.run(
         [ELECTKIT, "check", *bound, *extra, "--json", "--quiet"],
         capture_output=True,
         text=True,
         check=False,
     )
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, cpu_seconds() - cpu
     if proc.returncode not in (0, 1):
         raise SystemExit(f"electkit check failed: {proc.stderr.strip()[-400:]}")
-    return seconds, json.loads(proc.stdout.strip().splitlines()[-1])
+    return seconds, cpu, json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def figures(d: dict) -> tuple:
@@ -52,29 +60,41 @@ def main() -> int:
     args = parser.parse_args()
     bound = ["--servers", str(args.servers), "--max-term", str(args.max_term)]
     times: dict[str, list[float]] = {name: [] for name in ENGINES}
+    search: dict[str, list[float]] = {name: [] for name in ENGINES}
+    cpu: dict[str, list[float]] = {name: [] for name in ENGINES}
     seen: dict[str, tuple] = {}
     for _ in range(args.repeat):
         for name, extra in ENGINES.items():
-            seconds, result = run(bound, extra)
+            seconds, used, result = run(bound, extra)
             times[name].append(seconds)
+            search[name].append(result["seconds"])
+            cpu[name].append(used)
             seen.setdefault(name, figures(result))
     same_counts = len(set(map(repr, seen.values()))) == 1
     traces = {}
     for name, extra in ENGINES.items():
-        _, result = run(bound, [*extra, "--variant", "stale_votes"])
+        _, _, result = run(bound, [*extra, "--variant", "stale_votes"])
         traces[name] = json.loads(Path(result["trace"]).read_text())["states"]
     same_trace = all(t == traces["default"] for t in traces.values())
     median = {name: statistics.median(v) for name, v in times.items()}
-    print(f"{'search':<12} {'median s':>9}  runs")
+    median_search = {name: statistics.median(v) for name, v in search.items()}
+    median_cpu = {name: statistics.median(v) for name, v in cpu.items()}
+    print(f"{'search':<12} {'wall s':>7} {'search s':>9} {'cpu s':>6}  wall of each run")
     for name, value in median.items():
-        print(f"{name:<12} {value:9.2f}  {', '.join(f'{t:.2f}' for t in times[name])}")
+        print(
+            f"{name:<12} {value:7.2f} {median_search[name]:9.2f} {median_cpu[name]:6.2f}  "
+            f"{', '.join(f'{t:.2f}' for t in times[name])}"
+        )
     speedup = median["workers 1"] / median["workers 2"]
-    print(f"workers 2 vs workers 1: {speedup:.2f}x; vs default: "
-          f"{median['default'] / median['workers 2']:.2f}x")
+    search_speedup = median_search["workers 1"] / median_search["workers 2"]
+    print(f"workers 2 vs workers 1: {speedup:.2f}x wall, {search_speedup:.2f}x search; "
+          f"vs default: {median['default'] / median['workers 2']:.2f}x wall")
     print(f"same counts: {same_counts}; same counterexample (stale_votes): {same_trace}")
     print(json.dumps({
         "bound": bound, "repeat": args.repeat, "median_seconds": median,
-        "speedup_2_over_1": round(speedup, 3), "same_counts": same_counts,
+        "median_search_seconds": median_search, "median_cpu_seconds": median_cpu,
+        "speedup_2_over_1": round(speedup, 3),
+        "search_speedup_2_over_1": round(search_speedup, 3), "same_counts": same_counts,
         "same_counterexample": same_trace, "distinct_states": seen["default"][1],
     }))  # fmt: skip
     return 0 if same_counts and same_trace else 1
