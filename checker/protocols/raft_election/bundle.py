@@ -94,6 +94,7 @@ UNIT_TESTS = {
         "eventlog.py": ("eventlog",),
         "cli.py": ("cli",),
         "__main__.py": ("cli",),
+        "cluster.py": ("cluster",),
     }.items()
 }
 WALK_CHOICES = {"servers": (3, 3, 4, 5), "max_term": (2, 3, 4)}
