@@ -93,7 +93,7 @@ UNIT_TESTS = {
         "server.py": ("server",),
         "eventlog.py": ("eventlog",),
         "cli.py": ("cli",),
-        "__main__.py": ("cli",),
+        "__main__.py": ("main", "cli"),
         "cluster.py": ("cluster",),
     }.items()
 }
