@@ -165,6 +165,37 @@ def test_failed_vote_write_stops_the_node_before_sending(tmp_path: Path) -> None
     asyncio.run(main())
 
 
+def test_no_message_leaves_after_a_failed_save_even_one_already_queued(tmp_path: Path) -> None:
+    """Two requests wait in the socket; the save of the first fails: the second must not be
+    handled, or the node would answer from a term its disk never saw."""
+
+    async def main() -> None:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as peer2, \
+                socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as peer3:
+            for peer in (peer2, peer3):
+                peer.bind(("127.0.0.1", 0))
+                peer.setblocking(False)
+            ports = {1: free_port(socket.SOCK_DGRAM), 2: peer2.getsockname()[1],
+                     3: peer3.getsockname()[1]}
+            config = _config(tmp_path, 1, ports, status_port=None, election_timeout=(60.0, 60.0))
+            server = ElectionServer(config)
+            await server.start()
+            shutil.rmtree(config.data_dir)
+            config.data_dir.write_text("not a directory any more")  # the next save fails
+            codec = Codec("t", KEY, ports)
+            # no await in between: both are queued before the server reads either
+            peer2.sendto(codec.encode(RequestVote(7, 2, 1)), ("127.0.0.1", ports[1]))
+            peer3.sendto(codec.encode(RequestVote(7, 3, 1)), ("127.0.0.1", ports[1]))
+            with pytest.raises(StorageError, match="cannot save vote"):
+                await asyncio.wait_for(server.wait_stopped(), 10)
+            await asyncio.sleep(0.05)
+            for peer in (peer2, peer3):
+                with pytest.raises(BlockingIOError):
+                    peer.recv(1024)  # no vote, granted or denied, left in term 7
+
+    asyncio.run(main())
+
+
 def test_bad_config_is_refused(tmp_path: Path) -> None:
     from impl.errors import ConfigError
 
