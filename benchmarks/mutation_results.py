@@ -1,0 +1,80 @@
+"""One small JSON file per mutated module from `electkit mutate --json` runs, unit tests re-run.
+
+Reads the JSON line of one or more `electkit mutate --json` runs, runs the module's unit tests
+(the bundle's ``Mutation.tests``) once more against every mutant that survived the run (tests
+added while a long run was going on count, as they would in a new run: a survivor's gate
+verdict does not depend on them), and writes ``OUT_DIR/<module>.json`` per module: the
+command, the totals (killed by the gate, by the tests), and every mutant with what killed it.
+Prints a Markdown row per module for docs/benchmarks.md.
+
+Usage: .venv/bin/python benchmarks/mutation_results.py OUT_DIR "COMMAND" RUN.json [RUN.json ...]
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+from checker.conformance.mutate_gate import mutants, run_tests
+from checker.conformance.overlay import Overlay, package_dir
+from checker.protocols.registry import bundle_named
+
+BUNDLE = bundle_named("raft_election")
+
+
+def main() -> int:
+    """Retest survivors, write one file per module, print the table rows."""
+    if len(sys.argv) < 4:
+        print(__doc__.strip().splitlines()[-1], file=sys.stderr)
+        return 2
+    out_dir, command, runs = Path(sys.argv[1]), sys.argv[2], sys.argv[3:]
+    outcomes = []
+    for path in runs:
+        outcomes += json.loads(Path(path).read_text().strip().splitlines()[-1])["mutants"]
+    root = package_dir(BUNDLE.mutation.package)
+    by_name = {}
+    for module in {o["name"].split(":", 1)[0] for o in outcomes}:
+        by_name.update((m.name, m) for m in mutants((root / module).read_text(), module))
+    for o in outcomes:
+        if o["name"] not in by_name:
+            print(f"{o['name']}: not a mutant of the current source (was impl/ changed "
+                  "since the run?)", file=sys.stderr)
+            return 2
+        if not o["killed"]:
+            mutant = by_name[o["name"]]
+            source = mutant.source + "\n\ndef _mutant_identity(value):\n    return value\n"
+            with Overlay(BUNDLE.mutation.package, {mutant.module: source}) as overlay:
+                by, detail = run_tests(BUNDLE, mutant, overlay, timeout=600)
+            if by:
+                o.update(killed=True, by=by, detail=detail)
+            print(f"retest {o['name']}: {by or 'SURVIVED'}", file=sys.stderr, flush=True)
+    modules: dict[str, list[dict]] = defaultdict(list)
+    for o in outcomes:
+        modules[o["name"].split(":", 1)[0]].append(o)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for module, rows in modules.items():
+        tests = sum(o["by"] == "tests" for o in rows)
+        killed = sum(o["killed"] for o in rows)
+        record = {
+            "module": module,
+            "command": command,
+            "mutants": len(rows),
+            "killed": killed,
+            "killed_by_tests": tests,
+            "killed_by_gate": killed - tests,
+            "survivors": [o["name"] for o in rows if not o["killed"]],
+            "outcomes": [{"name": o["name"], "by": o["by"], "detail": (o["detail"] or "")[:160]}
+                         for o in rows],
+        }
+        path = out_dir / f"{module.removesuffix('.py')}.json"
+        path.write_text(json.dumps(record, indent=1) + "\n")
+        share = 100.0 * killed / len(rows)
+        print(f"| {module} | {len(rows)} | {killed - tests} | {tests} | {killed} ({share:.0f}%) "
+              f"| {len(rows) - killed} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
