@@ -7,17 +7,22 @@ verdict does not depend on them), and writes ``OUT_DIR/<module>.json`` per modul
 command, the totals (killed by the gate, by the tests), and every mutant with what killed it.
 Prints a Markdown row per module for docs/benchmarks.md.
 
-Usage: .venv/bin/python benchmarks/mutation_results.py OUT_DIR "COMMAND" RUN.json [RUN.json ...]
+A test found flaky and fixed during a run is named with ``--recheck TEST``: every mutant it
+was first to kill is tested again, and run through the gate if the tests now let it pass.
+
+Usage: .venv/bin/python benchmarks/mutation_results.py [--recheck TEST ...] OUT_DIR "COMMAND"
+    RUN.json [RUN.json ...]
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from collections import defaultdict
 from pathlib import Path
 
-from checker.conformance.mutate_gate import mutants, run_tests
+from checker.conformance.mutate_gate import mutants, run_gate, run_tests
 from checker.conformance.overlay import Overlay, package_dir
 from checker.protocols.registry import bundle_named
 
@@ -26,12 +31,15 @@ BUNDLE = bundle_named("raft_election")
 
 def main() -> int:
     """Retest survivors, write one file per module, print the table rows."""
-    if len(sys.argv) < 4:
-        print(__doc__.strip().splitlines()[-1], file=sys.stderr)
-        return 2
-    out_dir, command, runs = Path(sys.argv[1]), sys.argv[2], sys.argv[3:]
+    parser = argparse.ArgumentParser(description="one JSON per mutated module")
+    parser.add_argument("--recheck", action="append", default=[], metavar="TEST")
+    parser.add_argument("out_dir", type=Path)
+    parser.add_argument("command")
+    parser.add_argument("runs", nargs="+")
+    args = parser.parse_args()
+    out_dir, command = args.out_dir, args.command
     outcomes = []
-    for path in runs:
+    for path in args.runs:
         outcomes += json.loads(Path(path).read_text().strip().splitlines()[-1])["mutants"]
     root = package_dir(BUNDLE.mutation.package)
     by_name = {}
@@ -42,13 +50,16 @@ def main() -> int:
             print(f"{o['name']}: not a mutant of the current source (was impl/ changed "
                   "since the run?)", file=sys.stderr)
             return 2
-        if not o["killed"]:
+        recheck = o["by"] == "tests" and any(t in (o["detail"] or "") for t in args.recheck)
+        if not o["killed"] or recheck:
             mutant = by_name[o["name"]]
             source = mutant.source + "\n\ndef _mutant_identity(value):\n    return value\n"
             with Overlay(BUNDLE.mutation.package, {mutant.module: source}) as overlay:
                 by, detail = run_tests(BUNDLE, mutant, overlay, timeout=600)
-            if by:
-                o.update(killed=True, by=by, detail=detail)
+            if recheck and not by:  # tests-first: it never met the gate
+                by, detail = run_gate(BUNDLE, mutant, BUNDLE.mutation.stages, None, tests=False,
+                                      timeout=600)
+            o.update(killed=bool(by), by=by or None, detail=detail)
             print(f"retest {o['name']}: {by or 'SURVIVED'}", file=sys.stderr, flush=True)
     modules: dict[str, list[dict]] = defaultdict(list)
     for o in outcomes:
