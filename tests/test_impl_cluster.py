@@ -180,9 +180,13 @@ def test_stop_kills_a_node_that_ignores_sigterm(make_cluster: Callable) -> None:
     thread = threading.Thread(target=lambda: codes.update(cluster.stop()), daemon=True)
     thread.start()
     thread.join(30)
-    if thread.is_alive():
-        proc.kill()
-    assert codes == {1: -signal.SIGKILL} and proc.poll() == -signal.SIGKILL
+    try:
+        assert not thread.is_alive(), "stop() never returned"
+        assert codes == {1: -signal.SIGKILL} and proc.poll() == -signal.SIGKILL
+    finally:  # whatever stop() did, no stopped node is left behind
+        if proc.poll() is None:
+            proc.kill()
+        thread.join(10)
 
 
 def test_five_nodes_elect_exactly_one_leader_and_agree(make_cluster: Callable) -> None:
