@@ -1,6 +1,7 @@
 """One small JSON file per mutated module from `electkit mutate --json` runs, unit tests re-run.
 
-Reads the JSON line of one or more `electkit mutate --json` runs, runs the module's unit tests
+Reads the JSON line of one or more `electkit mutate --json` runs (or, from a file not ending
+in .json, the progress lines of a run cut short), runs the module's unit tests
 (the bundle's ``Mutation.tests``) once more against every mutant that survived the run (tests
 added while a long run was going on count, as they would in a new run: a survivor's gate
 verdict does not depend on them), and writes ``OUT_DIR/<module>.json`` per module: the
@@ -40,7 +41,15 @@ def main() -> int:
     out_dir, command = args.out_dir, args.command
     outcomes = []
     for path in args.runs:
-        outcomes += json.loads(Path(path).read_text().strip().splitlines()[-1])["mutants"]
+        text = Path(path).read_text().strip()
+        if path.endswith(".json"):
+            outcomes += json.loads(text.splitlines()[-1])["mutants"]
+            continue
+        # the progress lines (stderr) of a run cut short: "N name: stage" or "N name: SURVIVED"
+        for line in text.splitlines():
+            name, _, by = line.split(" ", 1)[1].rpartition(": ")
+            outcomes.append({"name": name, "killed": by != "SURVIVED",
+                             "by": None if by == "SURVIVED" else by, "detail": ""})
     root = package_dir(BUNDLE.mutation.package)
     by_name = {}
     for module in {o["name"].split(":", 1)[0] for o in outcomes}:
