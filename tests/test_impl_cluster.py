@@ -162,7 +162,7 @@ def test_cluster_stops_cleanly_and_starts_again_in_its_directory(tmp_path: Path)
     assert codes == {1: 0}  # SIGTERM: the node stopped cleanly
     assert set(os.listdir("/proc/self/fd")) == fds  # node-1.out is closed
     assert "elected leader of term" in (directory / "node-1.out").read_text()
-    with LocalCluster(directory, 1) as again:
+    with cluster as again:  # started again, the same object: its output files reopened
         assert again.key_hex() == key  # the same cluster: its key is kept
         _leader(again)
         assert again.status(1)["term"] > term  # and its vote file
