@@ -50,6 +50,8 @@ def main() -> int:
             name, _, by = line.split(" ", 1)[1].rpartition(": ")
             outcomes.append({"name": name, "killed": by != "SURVIVED",
                              "by": None if by == "SURVIVED" else by, "detail": ""})
+    # a mutant run more than once (a run cut short, then finished by another): the last wins
+    outcomes = list({o["name"]: o for o in outcomes}.values())
     root = package_dir(BUNDLE.mutation.package)
     by_name = {}
     for module in {o["name"].split(":", 1)[0] for o in outcomes}:
