@@ -39,19 +39,28 @@ def main() -> int:
     parser.add_argument("runs", nargs="+")
     args = parser.parse_args()
     out_dir, command = args.out_dir, args.command
-    outcomes = []
+    outcomes: list[dict] = []
     for path in args.runs:
         text = Path(path).read_text().strip()
         if path.endswith(".json"):
-            outcomes += json.loads(text.splitlines()[-1])["mutants"]
-            continue
-        # the progress lines (stderr) of a run cut short: "N name: stage" or "N name: SURVIVED"
-        for line in text.splitlines():
-            name, _, by = line.split(" ", 1)[1].rpartition(": ")
-            outcomes.append({"name": name, "killed": by != "SURVIVED",
-                             "by": None if by == "SURVIVED" else by, "detail": ""})
-    # a mutant run more than once (a run cut short, then finished by another): the last wins
-    outcomes = list({o["name"]: o for o in outcomes}.values())
+            found = json.loads(text.splitlines()[-1])["mutants"]
+        else:  # the progress lines (stderr) of a run cut short: "N name: stage" or "...: SURVIVED"
+            found = []
+            for line in text.splitlines():
+                name, _, by = line.split(" ", 1)[1].rpartition(": ")
+                found.append({"name": name, "killed": by != "SURVIVED",
+                              "by": None if by == "SURVIVED" else by, "detail": ""})
+        # A mutant run again by a later file (a run cut short, then finished; a recheck): the
+        # later verdict replaces the earlier. Two mutants of one line may share a name: the
+        # n-th of a file replaces the n-th before it.
+        seen: dict[str, int] = defaultdict(int)
+        for o in found:
+            earlier = [i for i, e in enumerate(outcomes) if e["name"] == o["name"]]
+            if seen[o["name"]] < len(earlier):
+                outcomes[earlier[seen[o["name"]]]] = o
+            else:
+                outcomes.append(o)
+            seen[o["name"]] += 1
     root = package_dir(BUNDLE.mutation.package)
     by_name = {}
     for module in {o["name"].split(":", 1)[0] for o in outcomes}:
