@@ -271,6 +271,10 @@ def test_stop_cancels_timers_and_closes_everything(tmp_path: Path) -> None:
         await again.start()
         try:
             await _until(again.is_leader, 5)
+            # and it hears datagrams: the old socket's reader went with it, the new one's is on
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as peer:
+                peer.sendto(b"EK not a message", ("127.0.0.1", ports[1]))
+                await _until(lambda: sum(again.counters.dropped.values()) == 1, 5)
         finally:
             await again.stop()
         assert _fds() == before
