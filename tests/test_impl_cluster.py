@@ -143,32 +143,44 @@ def test_cluster_stops_cleanly_and_starts_again_in_its_directory(tmp_path: Path)
     directory = tmp_path / "deep" / "er"  # parents are created
     fds = set(os.listdir("/proc/self/fd"))
     cluster = LocalCluster(directory, 1, log_idle=True)
+    spawned: list[subprocess.Popen[bytes]] = []
     try:
-        cluster.start()
-        key = cluster.key_hex()
-        pid = cluster.procs[1].pid
-        manifest = json.loads((directory / "cluster.json").read_text())
-        assert [n["pid"] for n in manifest["nodes"]] == [pid]
-        assert manifest["nodes"][0]["address"] == f"127.0.0.1:{cluster.udp_ports[1]}"
-        _leader(cluster)
-        with pytest.raises(ConfigError, match="still running"):
-            cluster.spawn(1)
-        # --log-idle reached the node: a lone leader's heartbeats (sending nothing) are logged
-        cluster.wait_for(lambda v: any(e["event"] == "heartbeat" for e in cluster.read_events(1)),
-                         10)
-        term = cluster.status(1)["term"]
-    finally:
-        codes = cluster.stop()
-    assert codes == {1: 0}  # SIGTERM: the node stopped cleanly
-    assert set(os.listdir("/proc/self/fd")) == fds  # node-1.out is closed
-    assert "elected leader of term" in (directory / "node-1.out").read_text()
-    with cluster as again:  # started again, the same object: its output files reopened
-        assert again.key_hex() == key  # the same cluster: its key is kept
-        _leader(again)
-        assert again.status(1)["term"] > term  # and its vote file
-        second = again.procs[1].pid
-    with pytest.raises(ProcessLookupError):
-        os.kill(second, 0)
+        try:
+            cluster.start()
+            spawned += cluster.procs.values()
+            key = cluster.key_hex()
+            pid = cluster.procs[1].pid
+            manifest = json.loads((directory / "cluster.json").read_text())
+            assert [n["pid"] for n in manifest["nodes"]] == [pid]
+            assert manifest["nodes"][0]["address"] == f"127.0.0.1:{cluster.udp_ports[1]}"
+            _leader(cluster)
+            with pytest.raises(ConfigError, match="still running"):
+                cluster.spawn(1)
+            # --log-idle reached the node: a lone leader's heartbeats (sending nothing) are
+            # logged
+            cluster.wait_for(
+                lambda v: any(e["event"] == "heartbeat" for e in cluster.read_events(1)), 10
+            )
+            term = cluster.status(1)["term"]
+        finally:
+            codes = cluster.stop()
+        assert codes == {1: 0}  # SIGTERM: the node stopped cleanly
+        assert set(os.listdir("/proc/self/fd")) == fds  # node-1.out is closed
+        assert "elected leader of term" in (directory / "node-1.out").read_text()
+        with cluster as again:  # started again, the same object: its output files reopened
+            spawned += again.procs.values()
+            assert again.key_hex() == key  # the same cluster: its key is kept
+            _leader(again)
+            assert again.status(1)["term"] > term  # and its vote file
+            second = again.procs[1].pid
+        with pytest.raises(ProcessLookupError):
+            os.kill(second, 0)
+    finally:  # whatever went wrong, no node is left behind
+        spawned += cluster.procs.values()
+        for proc in spawned:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
 
 
 def test_stop_kills_a_node_that_ignores_sigterm(make_cluster: Callable) -> None:
