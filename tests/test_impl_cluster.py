@@ -9,13 +9,17 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
-from impl.cluster import LocalCluster, http_json, single_leader
+import impl.cluster
+from impl.cluster import LocalCluster, free_port, http_json, single_leader
+from impl.errors import ConfigError
 from impl.eventlog import check_logs
 from impl.faults import bad_datagrams
 
@@ -50,6 +54,151 @@ def _leader(cluster: LocalCluster, timeout: float = 10.0, ids: list[int] | None 
 
 def _all_logs(cluster: LocalCluster) -> dict[int, list[dict]]:
     return {i: cluster.read_events(i) for i in cluster.ids}
+
+
+def test_local_cluster_refuses_bad_arguments(tmp_path: Path) -> None:
+    for size in (0, -1, True, "3", 2.0):
+        with pytest.raises(ConfigError, match="--nodes must be an int >= 1"):
+            LocalCluster(tmp_path, size)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="output must be"):
+        LocalCluster(tmp_path, 1, output="pipe")
+    assert LocalCluster(tmp_path, 1).ids == [1]
+    assert LocalCluster(tmp_path, 3, output="inherit").ids == [1, 2, 3]
+
+
+def _view(node: int, role: str, term: int, leader: int | None) -> dict:
+    return {"id": node, "role": role, "term": term, "leader": leader}
+
+
+def test_single_leader_needs_one_leader_all_agree_on() -> None:
+    lead, follow = _view(1, "leader", 3, 1), _view(2, "follower", 3, 1)
+    assert single_leader({1: lead, 2: follow, 3: None}) == 1
+    assert single_leader({1: lead}) == 1
+    assert single_leader({}) is None
+    assert single_leader({1: None, 2: follow}) is None
+    assert single_leader({1: lead, 2: _view(2, "leader", 3, 2)}) is None
+    assert single_leader({1: lead, 2: _view(2, "follower", 2, 1)}) is None  # another term
+    assert single_leader({1: lead, 2: _view(2, "follower", 3, None)}) is None  # no leader known
+    assert single_leader({1: lead, 2: _view(2, "candidate", 3, 2)}) is None
+
+
+def test_wait_for_polls_at_its_interval_then_gives_up(tmp_path: Path) -> None:
+    cluster = LocalCluster(tmp_path, 2)
+    cluster.status_ports = {1: free_port(socket.SOCK_STREAM), 2: free_port(socket.SOCK_STREAM)}
+    calls: list[dict] = []
+    outcome: list[BaseException | object] = []
+
+    def poll() -> None:
+        try:
+            outcome.append(cluster.wait_for(lambda v: calls.append(v) and False, 1.0, 0.5))
+        except BaseException as exc:  # noqa: BLE001 (handed to the test's thread)
+            outcome.append(exc)
+
+    thread = threading.Thread(target=poll, daemon=True)  # a wait_for that never ends stays
+    thread.start()
+    thread.join(20)
+    assert not thread.is_alive(), "wait_for never gave up"
+    assert isinstance(outcome[0], TimeoutError) and "not reached in 1.0 s" in str(outcome[0])
+    assert calls[0] == {1: None, 2: None}  # nothing listens: every node is down
+    assert 1 <= len(calls) <= 4  # at t=0, 0.5, 1.0 (and once more if late): not a busy loop
+
+
+def _ports_of(pid: int) -> list[tuple[str, int]]:
+    """The (address, port) each socket of process ``pid`` listens on or receives at."""
+    return [(c.laddr.ip, c.laddr.port) for c in psutil.Process(pid).net_connections("inet")
+            if c.status in (psutil.CONN_LISTEN, psutil.CONN_NONE)]
+
+
+def test_nodes_listen_on_loopback_only_on_ports_of_their_own(
+    make_cluster: Callable, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The kernel may hand out a port again right after it was freed: force it once (the
+    # second node's UDP port asked for is the first node's), the cluster must pick another.
+    real, handed = impl.cluster.free_port, []
+
+    def free_port_twice(kind: int) -> int:
+        port = handed[0] if len(handed) == 2 else real(kind)
+        handed.append(port)
+        return port
+
+    monkeypatch.setattr(impl.cluster, "free_port", free_port_twice)
+    cluster = make_cluster(2)
+    assert handed[2] == handed[0]  # the repeat was offered
+    ports = [*cluster.udp_ports.values(), *cluster.status_ports.values()]
+    assert len(set(ports)) == 4
+    _leader(cluster)
+    for node_id in cluster.ids:
+        bound = _ports_of(cluster.procs[node_id].pid)
+        assert sorted(port for _, port in bound) == sorted(
+            [cluster.udp_ports[node_id], cluster.status_ports[node_id]]
+        )
+        assert {ip for ip, _ in bound} == {"127.0.0.1"}, bound
+    # kill: the exit code, then the same code again for a dead node; None for no node
+    assert cluster.kill(2) == -signal.SIGKILL
+    assert cluster.kill(2) == -signal.SIGKILL
+    assert cluster.kill(7) is None
+
+
+def test_cluster_stops_cleanly_and_starts_again_in_its_directory(tmp_path: Path) -> None:
+    directory = tmp_path / "deep" / "er"  # parents are created
+    fds = set(os.listdir("/proc/self/fd"))
+    cluster = LocalCluster(directory, 1, log_idle=True)
+    spawned: list[subprocess.Popen[bytes]] = []
+    try:
+        try:
+            cluster.start()
+            spawned += cluster.procs.values()
+            key = cluster.key_hex()
+            pid = cluster.procs[1].pid
+            manifest = json.loads((directory / "cluster.json").read_text())
+            assert [n["pid"] for n in manifest["nodes"]] == [pid]
+            assert manifest["nodes"][0]["address"] == f"127.0.0.1:{cluster.udp_ports[1]}"
+            _leader(cluster)
+            with pytest.raises(ConfigError, match="still running"):
+                cluster.spawn(1)
+            # --log-idle reached the node: a lone leader's heartbeats (sending nothing) are
+            # logged
+            cluster.wait_for(
+                lambda v: any(e["event"] == "heartbeat" for e in cluster.read_events(1)), 10
+            )
+            term = cluster.status(1)["term"]
+        finally:
+            codes = cluster.stop()
+        assert codes == {1: 0}  # SIGTERM: the node stopped cleanly
+        assert set(os.listdir("/proc/self/fd")) == fds  # node-1.out is closed
+        assert "elected leader of term" in (directory / "node-1.out").read_text()
+        with cluster as again:  # started again, the same object: its output files reopened
+            spawned += again.procs.values()
+            assert again.key_hex() == key  # the same cluster: its key is kept
+            _leader(again)
+            assert again.status(1)["term"] > term  # and its vote file
+            second = again.procs[1].pid
+        with pytest.raises(ProcessLookupError):
+            os.kill(second, 0)
+    finally:  # whatever went wrong, no node is left behind
+        spawned += cluster.procs.values()
+        for proc in spawned:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+
+def test_stop_kills_a_node_that_ignores_sigterm(make_cluster: Callable) -> None:
+    cluster = make_cluster(1)
+    _leader(cluster)
+    proc = cluster.procs[1]
+    os.kill(proc.pid, signal.SIGSTOP)  # a stopped process acts on no SIGTERM
+    codes: dict = {}
+    thread = threading.Thread(target=lambda: codes.update(cluster.stop()), daemon=True)
+    thread.start()
+    thread.join(30)
+    try:
+        assert not thread.is_alive(), "stop() never returned"
+        assert codes == {1: -signal.SIGKILL} and proc.poll() == -signal.SIGKILL
+    finally:  # whatever stop() did, no stopped node is left behind
+        if proc.poll() is None:
+            proc.kill()
+        thread.join(10)
 
 
 def test_five_nodes_elect_exactly_one_leader_and_agree(make_cluster: Callable) -> None:

@@ -124,6 +124,19 @@ def test_the_whole_gate_kills_io_mutants_of_the_vote_store():
     assert (ROOT / "impl" / "storage.py").read_text() == before
 
 
+def test_tests_first_lets_the_unit_tests_kill_before_the_gate():
+    """With --tests-first a mutant the module's unit tests kill is reported `tests` without a
+    gate run (here: `python -m impl`'s error line dropped, which no gate stage reads)."""
+    proc = subprocess.run(
+        [ELECTKIT, "mutate", "--file", "__main__.py", "--only", "drop 'print", "--tests-first",
+         "--timeout", "300", "--json"],
+        capture_output=True, text=True, cwd=ROOT, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr
+    found = json.loads(proc.stdout.strip().splitlines()[-1])["mutants"]
+    assert [(m["killed"], m["by"]) for m in found] == [(True, "tests")], found
+
+
 def test_bad_options_exit_2():
     for args in (
         ["--only", "no_such_method"],
@@ -131,6 +144,7 @@ def test_bad_options_exit_2():
         ["--walks", "-1"],
         ["--file", "nope.py"],
         ["--jobs", "0"],
+        ["--timeout", "0"],
     ):
         proc = subprocess.run(
             [ELECTKIT, "mutate", *args], capture_output=True, text=True, cwd=ROOT, timeout=120

@@ -15,7 +15,7 @@ from pathlib import Path
 from rich.table import Table
 
 from checker.conformance.mutate import mutate
-from checker.conformance.mutate_gate import module_files
+from checker.conformance.mutate_gate import GATE_TIMEOUT, module_files
 from checker.conformance.mutate_gate import mutate as mutate_gate
 from checker.errors import EXIT_FAIL, EXIT_INTERRUPTED, EXIT_OK, ElectkitError
 from checker.protocols.registry import DEFAULT, resolve
@@ -69,6 +69,21 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="length of each mutant's chaos stage (default: the gate's own, 10 s)",
     )
     parser.add_argument(
+        "--tests-first",
+        action="store_true",
+        help="run each mutant's unit tests (the bundle's Mutation.tests) before the gate, "
+        "not after: the same verdicts, quicker when the tests kill most mutants, but a "
+        "mutant the tests kill is not run through the gate",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=GATE_TIMEOUT,
+        metavar="S",
+        help=f"seconds the gate (or the tests) may take on one mutant before it counts as "
+        f"hung (default: {GATE_TIMEOUT:g}); raise it on a loaded machine",
+    )
+    parser.add_argument(
         "--fail-under",
         type=float,
         metavar="PCT",
@@ -99,6 +114,8 @@ def run(args: argparse.Namespace) -> int:
         raise ElectkitError(f"--sample must be at least 1, got {args.sample}")
     if args.chaos_seconds is not None and not 0 < args.chaos_seconds <= 3600:
         raise ElectkitError(f"--chaos-seconds must be in (0, 3600], got {args.chaos_seconds:g}")
+    if not 0 < args.timeout <= 86400:
+        raise ElectkitError(f"--timeout must be in (0, 86400] seconds, got {args.timeout:g}")
     whole = bundle.mutation.package is not None
     if args.file and not whole:
         raise ElectkitError(f"--file: {bundle.name} mutates one class, not a package's files")
@@ -118,6 +135,8 @@ def run(args: argparse.Namespace) -> int:
             args.jobs,
             args.chaos_seconds,
             args.sample,
+            args.tests_first,
+            args.timeout,
         )
         target = f"{bundle.mutation.package}/ against stages {', '.join(bundle.mutation.stages)}"
     else:

@@ -263,11 +263,15 @@ def run_gate(
     traces: Path | None,
     chaos_seconds: float | None = None,
     tests: bool = True,
+    tests_first: bool = False,
+    timeout: float = GATE_TIMEOUT,
 ) -> tuple[str, str]:
     """The first stage of ``stages`` that ``mutant`` fails, and its summary; ("", "") when it
     passes them all. The stages run in a subprocess against a copy of the package; a mutant
     that passes them meets its module's unit tests (``Mutation.tests``) last, unless
-    ``tests`` is false."""
+    ``tests`` is false, or first with ``tests_first`` (the same verdict, killed or not, for
+    less time when the tests are quicker than the gate). Each subprocess may take
+    ``timeout`` seconds before the mutant counts as hung."""
     argv = [sys.executable, "-m", "checker.conformance.gate_run", "--spec", bundle.name]
     argv += ["--stage", ",".join(stages)]
     if traces is not None:
@@ -276,9 +280,14 @@ def run_gate(
         argv += ["--chaos-seconds", str(chaos_seconds)]
     source = mutant.source + "\n\ndef _mutant_identity(value):\n    return value\n"
     with Overlay(bundle.mutation.package, {mutant.module: source}) as overlay:
-        code, out, err = _run(argv, overlay)
+        if tests and tests_first:
+            by, detail = run_tests(bundle, mutant, overlay, timeout)
+            if by:
+                return by, detail
+            tests = False
+        code, out, err = _run(argv, overlay, timeout=timeout)
         if code is None:
-            return "timeout", f"the gate did not finish in {GATE_TIMEOUT:g} s"
+            return "timeout", f"the gate did not finish in {timeout:g} s"
         lines = out.strip().splitlines()
         try:
             verdict = json.loads(lines[-1])
@@ -287,10 +296,12 @@ def run_gate(
             return "gate error", f"the gate stopped on an error (exit {code}): {tail}"
         if verdict["stage"] or not tests:
             return verdict["stage"] or "", verdict["summary"] or ""
-        return run_tests(bundle, mutant, overlay)
+        return run_tests(bundle, mutant, overlay, timeout)
 
 
-def run_tests(bundle: Bundle, mutant: Mutant, overlay: Overlay) -> tuple[str, str]:
+def run_tests(
+    bundle: Bundle, mutant: Mutant, overlay: Overlay, timeout: float = GATE_TIMEOUT
+) -> tuple[str, str]:
     """The module's unit tests (``Mutation.tests``) against the mutant in ``overlay``:
     ("tests", the first failure) or ("", "") when they pass or there are none."""
     files = [str(Path(f).resolve()) for f in bundle.mutation.tests.get(mutant.module, ())]
@@ -301,7 +312,7 @@ def run_tests(bundle: Bundle, mutant: Mutant, overlay: Overlay) -> tuple[str, st
     project = str(Path(files[0]).parents[1])
     argv = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
             "--import-mode=append", "-o", "pythonpath=", "-o", "addopts=", *files]
-    code, out, _ = _run(argv, overlay, extra_path=project)
+    code, out, _ = _run(argv, overlay, extra_path=project, timeout=timeout)
     if code is None:
         return "tests", f"{', '.join(Path(f).name for f in files)} did not finish"
     if code == 0:
@@ -311,10 +322,11 @@ def run_tests(bundle: Bundle, mutant: Mutant, overlay: Overlay) -> tuple[str, st
 
 
 def _run(
-    argv: list[str], overlay: Overlay, extra_path: str | None = None
+    argv: list[str], overlay: Overlay, extra_path: str | None = None,
+    timeout: float = GATE_TIMEOUT,
 ) -> tuple[int | None, str, str]:
     """Run ``argv`` in ``overlay`` (``extra_path`` after it on the module path): (exit code
-    or None on a timeout, stdout, stderr)."""
+    or None after ``timeout`` seconds, stdout, stderr)."""
     env = overlay.env()
     if extra_path is not None:
         env["PYTHONPATH"] = os.pathsep.join((env["PYTHONPATH"], extra_path))
@@ -328,7 +340,7 @@ def _run(
         start_new_session=True,  # the gate's node processes go with it on a timeout
     )
     try:
-        out, err = proc.communicate(timeout=GATE_TIMEOUT)
+        out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.communicate()
@@ -348,10 +360,12 @@ def mutate(
     jobs: int = 1,
     chaos_seconds: float | None = None,
     sample: int = 1,
+    tests_first: bool = False,
+    timeout: float = GATE_TIMEOUT,
 ) -> Iterator[Outcome]:
     """Run the gate against every mutant of the bundle's package (those whose name contains
     ``only``, of ``files`` if given; every ``sample``-th of each file), ``jobs`` at a time;
-    outcomes in mutant order."""
+    outcomes in mutant order. ``tests_first`` and ``timeout``: as :func:`run_gate`'s."""
     mutation = bundle.mutation
     root = package_dir(mutation.package)
     chosen = [
@@ -363,7 +377,8 @@ def mutate(
     ]
 
     def one(mutant: Mutant) -> Outcome:
-        by, detail = run_gate(bundle, mutant, mutation.stages, traces, chaos_seconds)
+        by, detail = run_gate(bundle, mutant, mutation.stages, traces, chaos_seconds,
+                              tests_first=tests_first, timeout=timeout)
         return Outcome(mutant.name, mutant.module, bool(by), by or None, detail)
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:

@@ -93,7 +93,8 @@ UNIT_TESTS = {
         "server.py": ("server",),
         "eventlog.py": ("eventlog",),
         "cli.py": ("cli",),
-        "__main__.py": ("cli",),
+        "__main__.py": ("main", "cli"),
+        "cluster.py": ("cluster",),
     }.items()
 }
 WALK_CHOICES = {"servers": (3, 3, 4, 5), "max_term": (2, 3, 4)}
