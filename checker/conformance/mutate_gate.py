@@ -263,11 +263,13 @@ def run_gate(
     traces: Path | None,
     chaos_seconds: float | None = None,
     tests: bool = True,
+    tests_first: bool = False,
 ) -> tuple[str, str]:
     """The first stage of ``stages`` that ``mutant`` fails, and its summary; ("", "") when it
     passes them all. The stages run in a subprocess against a copy of the package; a mutant
     that passes them meets its module's unit tests (``Mutation.tests``) last, unless
-    ``tests`` is false."""
+    ``tests`` is false, or first when ``tests_first`` (seconds, not the gate's minutes: the
+    same mutants are killed, only the gate's share of the kills is no longer measured)."""
     argv = [sys.executable, "-m", "checker.conformance.gate_run", "--spec", bundle.name]
     argv += ["--stage", ",".join(stages)]
     if traces is not None:
@@ -276,6 +278,11 @@ def run_gate(
         argv += ["--chaos-seconds", str(chaos_seconds)]
     source = mutant.source + "\n\ndef _mutant_identity(value):\n    return value\n"
     with Overlay(bundle.mutation.package, {mutant.module: source}) as overlay:
+        if tests and tests_first:
+            by, detail = run_tests(bundle, mutant, overlay)
+            if by:
+                return by, detail
+            tests = False
         code, out, err = _run(argv, overlay)
         if code is None:
             return "timeout", f"the gate did not finish in {GATE_TIMEOUT:g} s"
@@ -348,10 +355,11 @@ def mutate(
     jobs: int = 1,
     chaos_seconds: float | None = None,
     sample: int = 1,
+    tests_first: bool = False,
 ) -> Iterator[Outcome]:
     """Run the gate against every mutant of the bundle's package (those whose name contains
-    ``only``, of ``files`` if given; every ``sample``-th of each file), ``jobs`` at a time;
-    outcomes in mutant order."""
+    ``only``, of ``files`` if given; every ``sample``-th of each file), ``jobs`` at a time
+    (the unit tests before the gate when ``tests_first``); outcomes in mutant order."""
     mutation = bundle.mutation
     root = package_dir(mutation.package)
     chosen = [
@@ -363,7 +371,8 @@ def mutate(
     ]
 
     def one(mutant: Mutant) -> Outcome:
-        by, detail = run_gate(bundle, mutant, mutation.stages, traces, chaos_seconds)
+        by, detail = run_gate(bundle, mutant, mutation.stages, traces, chaos_seconds,
+                              tests_first=tests_first)
         return Outcome(mutant.name, mutant.module, bool(by), by or None, detail)
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
