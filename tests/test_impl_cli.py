@@ -126,7 +126,9 @@ def test_both_commands_take_the_timing_options():
 
 
 def _spawn(argv: list[str], cwd: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "impl", *argv], cwd=cwd, text=True,
+    # stdout buffered, as on a pipe by default: each line must be flushed to be seen
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    return subprocess.Popen([sys.executable, "-m", "impl", *argv], cwd=cwd, text=True, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             stdin=subprocess.DEVNULL)
 
