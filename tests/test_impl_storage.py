@@ -200,9 +200,10 @@ def _open_fds() -> set[str]:
 
 
 def test_save_and_load_leave_no_descriptor_open(tmp_path: Path) -> None:
-    store = VoteStore(tmp_path / "n")
-    store.save(Durable(1, 1))  # the first save also makes the directory
     before = _open_fds()
+    store = VoteStore(tmp_path / "n")
+    store.save(Durable(1, 1))  # the first save also makes the directory and syncs its parent
+    assert _open_fds() == before
     for term in range(2, 5):
         store.save(Durable(term, None))
         assert store.load() == Durable(term, None)
@@ -306,3 +307,13 @@ def test_the_os_file_system_makes_each_call(tmp_path: Path) -> None:
     fs.close(fd)
     fs.replace(path, tmp_path / "g")
     assert not path.exists() and (tmp_path / "g").read_bytes() == b"abc"
+
+
+def test_a_data_directory_whose_parents_are_missing_is_made(tmp_path: Path) -> None:
+    store = VoteStore(tmp_path / "a" / "b" / "n")
+    store.save(Durable(2, 1))
+    assert VoteStore(tmp_path / "a" / "b" / "n").load() == Durable(2, 1)
+    locked = VoteStore(tmp_path / "c" / "d" / "n")
+    locked.lock()
+    assert (tmp_path / "c" / "d" / "n" / "vote.lock").exists()
+    locked.unlock()
