@@ -127,7 +127,7 @@ def test_a_log_below_its_cap_at_the_start_is_written(tmp_path: Path, fixed_time:
 
 def test_close_releases_the_descriptor_and_is_idempotent(tmp_path: Path) -> None:
     before = set(os.listdir("/proc/self/fd"))
-    writer = EventLogWriter(tmp_path / "sub" / "events.jsonl", 1)
+    writer = EventLogWriter(tmp_path / "a" / "b" / "events.jsonl", 1)  # parents made
     assert writer.write("start", STATE) is None  # not open: nothing written
     writer.open()
     assert len(os.listdir("/proc/self/fd")) == len(before) + 1

@@ -1,0 +1,97 @@
+"""Per-module mutation results over impl/, from `electkit mutate --json` runs, as committed files.
+
+Reads the JSON line of one or more `electkit mutate --json` runs, runs each module's unit tests
+(the bundle's ``Mutation.tests``, what `electkit mutate` runs on a mutant every stage let pass)
+again, as they are now, against every survivor (so a run made before a test was added counts
+that test) and every mutant the gate timed out on (then, if they pass, the gate again with a
+longer timeout), writes one file per module to ``--out`` (default benchmarks/results/mutation/) and
+prints the rows of docs/benchmarks.md's table, then every survivor. A run made with
+``--tests-first`` (unit tests before the gate) is marked so: its gate column counts only the
+mutants the unit tests let pass.
+Usage: .venv/bin/python benchmarks/mutation_results.py [--out DIR] [--tests-first RUN.json ...]
+    RUN.json ...
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from checker.conformance import mutate_gate
+from checker.conformance.mutate_gate import Mutant, mutants, run_tests
+from checker.conformance.overlay import Overlay, package_dir
+from checker.protocols.registry import bundle_named
+
+BUNDLE = bundle_named("raft_election")
+OUT = Path(__file__).resolve().parent / "results" / "mutation"
+RECHECK_TIMEOUT = 400.0  # seconds: a gate run alone that still takes this long hangs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("runs", nargs="*", type=Path, help="runs made gate first (the default)")
+    parser.add_argument("--tests-first", nargs="*", type=Path, default=[],
+                        help="runs made with `electkit mutate --tests-first`")
+    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--jobs", type=int, default=3, help="rechecks run at once")
+    args = parser.parse_args()
+    outcomes = []
+    for path, tests_first in [(p, False) for p in args.runs] + [
+            (p, True) for p in args.tests_first]:
+        run = json.loads(path.read_text().strip().splitlines()[-1])
+        outcomes += [dict(o, tests_first=tests_first) for o in run["mutants"]]
+    root = package_dir(BUNDLE.mutation.package)
+    by_name = {m.name: m for module in {o["name"].split(":", 1)[0] for o in outcomes}
+               for m in mutants((root / module).read_text(), module)}
+    mutate_gate.GATE_TIMEOUT = RECHECK_TIMEOUT  # only rechecks run the gate here
+    again = [o for o in outcomes if not o["killed"] or o["by"] == "timeout"]
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        for o, (by, detail) in zip(again, pool.map(lambda o: _recheck(by_name[o["name"]], o),
+                                                   again), strict=True):
+            o.update(killed=bool(by), by=by or None, detail=detail,
+                     rechecked=o["by"] or "survivor")
+            print(f"{o['name']}: {by or 'SURVIVED'} {detail[:120]}", file=sys.stderr,
+                  flush=True)
+    modules = defaultdict(list)
+    for o in outcomes:
+        modules[o["name"].split(":", 1)[0]].append(o)
+    args.out.mkdir(parents=True, exist_ok=True)
+    print("| module | mutants | killed by the gate | + unit tests | survivors |")
+    print("| --- | --- | --- | --- | --- |")
+    for module in [m for m in BUNDLE.mutation.files if m in modules]:
+        rows = modules[module]
+        n, killed = len(rows), sum(o["killed"] for o in rows)
+        gate = sum(o["killed"] and o["by"] != "tests" for o in rows)
+        first = all(o["tests_first"] for o in rows)
+        (args.out / f"{module.removesuffix('.py')}.json").write_text(json.dumps({
+            "module": module, "total": n, "killed": killed, "killed_by_gate": gate,
+            "tests_first": first, "mutants": rows}, indent=1) + "\n")
+        gate_cell = (f"{gate} of the {n - (killed - gate)} the tests let pass" if first
+                     else f"{gate} ({100 * gate / n:.0f}%)")
+        print(f"| {module} | {n} | {gate_cell} | {killed} ({100 * killed / n:.0f}%) "
+              f"| {n - killed} |")
+    print("\nsurvivors:")
+    for o in outcomes:
+        if not o["killed"]:
+            print(f"- {o['name']}")
+
+
+def _recheck(mutant: Mutant, outcome: dict) -> tuple[str, str]:
+    """A survivor meets the unit tests as they are now. So does a mutant the gate did not
+    judge in time: on a loaded machine (load 10-15 on 2 cores) a surviving mutant's gate can
+    outlast GATE_TIMEOUT, so a timeout counts as a kill only if the gate, run again with
+    RECHECK_TIMEOUT, hangs again."""
+    source = mutant.source + "\n\ndef _mutant_identity(value):\n    return value\n"
+    with Overlay(BUNDLE.mutation.package, {mutant.module: source}) as overlay:
+        by, detail = run_tests(BUNDLE, mutant, overlay)
+    if by or outcome["by"] != "timeout":
+        return by, detail
+    return mutate_gate.run_gate(BUNDLE, mutant, BUNDLE.mutation.stages, None, tests=False)
+
+
+if __name__ == "__main__":
+    main()
