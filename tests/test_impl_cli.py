@@ -178,12 +178,19 @@ def test_a_node_with_a_bad_option_says_one_line_and_exits_2(tmp_path):
                         r"directory\)\n", err), err
 
 
+def _cluster_lines(proc: subprocess.Popen[str], count: int) -> tuple[list[str], list[str]]:
+    """The next ``count`` lines: the cluster's own, and its node's (one terminal, any order)."""
+    lines = [_next_line(proc) for _ in range(count)]
+    return ([line for line in lines if line.startswith("cluster: ")],
+            [line for line in lines if not line.startswith("cluster: ")])
+
+
 def test_a_cluster_says_what_it_runs_and_stops_its_nodes(tmp_path):
     proc = _spawn(["cluster", "--nodes", "1", "--dir", str(tmp_path / "c"),
-                   "--election-timeout", "100-201", "--heartbeat", "99"], tmp_path)
+                   "--election-timeout", "1000-1999", "--heartbeat", "99"], tmp_path)
     pids: list[int] = []
     try:
-        lines = [_next_line(proc) for _ in range(3)]
+        lines, node_lines = _cluster_lines(proc, 4)
         assert lines[0] == f"cluster: 1 nodes started, manifest {tmp_path / 'c' / 'cluster.json'}"
         assert lines[1] == ("cluster: fault injection off (no /admin endpoint; "
                             "--fault-injection turns it on)")
@@ -191,11 +198,10 @@ def test_a_cluster_says_what_it_runs_and_stops_its_nodes(tmp_path):
                             lines[2])
         assert node, lines[2]
         pids.append(int(node.group(1)))
+        assert len(node_lines) == 1 and node_lines[0].startswith("node 1: up, udp 127.0.0.1:")
         manifest = json.loads((tmp_path / "c" / "cluster.json").read_text())
-        assert manifest["election_timeout_ms"] == [100, 201] and manifest["heartbeat_ms"] == 99
+        assert manifest["election_timeout_ms"] == [1000, 1999] and manifest["heartbeat_ms"] == 99
         assert [n["pid"] for n in manifest["nodes"]] == pids
-        seen = [_next_line(proc) for _ in range(2)]  # the node's own lines, same terminal
-        assert seen[0].startswith("node 1: up") and seen[1] == "node 1: elected leader of term 1"
         os.kill(pids[0], signal.SIGKILL)
         assert _next_line(proc) == f"cluster: node 1 (pid {pids[0]}) exited with code -9"
         proc.send_signal(signal.SIGINT)
@@ -210,12 +216,12 @@ def test_a_cluster_with_fault_injection_says_how_to_reach_it(tmp_path):
                    "--fault-injection"], tmp_path)
     pids: list[int] = []
     try:
-        _next_line(proc)
-        assert _next_line(proc) == (
+        lines, node_lines = _cluster_lines(proc, 4)
+        assert lines[1] == (
             "cluster: fault injection on: POST /admin/partition on loopback, with the header "
             f"'Authorization: Bearer <the key in {tmp_path / 'c' / 'cluster.key'}>'")
-        pids.append(int(_next_line(proc).split()[4]))
-        assert _next_line(proc).startswith("node 1: up")  # then stopped by SIGTERM: code 0
+        pids.append(int(lines[2].split()[4]))
+        assert node_lines[0].startswith("node 1: up")  # then stopped by SIGTERM: code 0
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=20)
     finally:
@@ -230,6 +236,11 @@ def test_a_cluster_with_fault_injection_says_how_to_reach_it(tmp_path):
         (["--nodes", "0"], "--nodes: must be >= 1, got 0"),
         (["--nodes", "1", "--heartbeat", "150"],
          "--heartbeat 150 ms must be below the lowest election timeout 150 ms"),
+        # 32 nodes are allowed: refused here for the heartbeat alone, before any is started
+        (["--nodes", "32", "--heartbeat", "151"],
+         "--heartbeat 151 ms must be below the lowest election timeout 150 ms"),
+        (["--nodes", "1", "--election-timeout", "1000-2000", "--heartbeat", "1000"],
+         "--heartbeat 1000 ms must be below the lowest election timeout 1000 ms"),
         (["--nodes", "1", "--election-timeout", "9"], "--election-timeout '9': expected LOW-HIGH"),
     ],
 )
