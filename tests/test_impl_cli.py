@@ -140,11 +140,15 @@ def _next_line(proc: subprocess.Popen[str], timeout: float = 20.0) -> str:
     return proc.stdout.readline().rstrip("\n")
 
 
-def _reap(proc: subprocess.Popen[str], pids: list[int]) -> None:
-    """Kill what a failed test left running: the process and the node pids it named."""
+def _reap(proc: subprocess.Popen[str], pids: list[int], directory: Path | None = None) -> None:
+    """Kill what a failed test left running: the process, the node pids it named and those
+    of its manifest (``directory``/cluster.json; nodes run in process groups of their own)."""
     if proc.poll() is None:
         proc.kill()
     proc.communicate()
+    manifest = None if directory is None else directory / "cluster.json"
+    if manifest is not None and manifest.exists():
+        pids = pids + [n["pid"] for n in json.loads(manifest.read_text())["nodes"] if n["pid"]]
     for pid in pids:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
@@ -207,7 +211,7 @@ def test_a_cluster_says_what_it_runs_and_stops_its_nodes(tmp_path):
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=20)
     finally:
-        _reap(proc, pids)
+        _reap(proc, pids, tmp_path / "c")
     assert (proc.returncode, out, err) == (0, "cluster: stopped node 1 (-9)\n", "")
 
 
@@ -225,7 +229,7 @@ def test_a_cluster_with_fault_injection_says_how_to_reach_it(tmp_path):
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=20)
     finally:
-        _reap(proc, pids)
+        _reap(proc, pids, tmp_path / "c")
     assert proc.returncode == 0 and out.endswith("cluster: stopped node 1 (0)\n")
 
 
@@ -245,14 +249,16 @@ def test_a_cluster_with_fault_injection_says_how_to_reach_it(tmp_path):
     ],
 )
 def test_a_bad_cluster_command_line_is_one_line_and_exit_2(tmp_path, capsys, extra, message):
+    # The directory cannot be made (under a file): should a check fail to refuse, the cluster
+    # fails to start, with another message, and no node process is ever started.
+    (tmp_path / "file").write_text("")
     parser = argparse.ArgumentParser()
     cli.configure_cluster(parser)
-    args = parser.parse_args(["--dir", str(tmp_path / "c"), *extra])
+    args = parser.parse_args(["--dir", str(tmp_path / "file" / "c"), *extra])
     assert cli.run_cluster(args) == 2
     captured = capsys.readouterr()
     assert captured.err.startswith(f"error: {message}") and captured.err.count("\n") == 1
     assert captured.out == ""
-    assert not (tmp_path / "c").exists()  # refused before anything was made
 
 
 def test_a_cluster_directory_that_cannot_be_made_is_one_line_and_exit_2(tmp_path, capsys):
