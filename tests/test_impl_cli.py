@@ -133,7 +133,7 @@ def _spawn(argv: list[str], cwd: Path) -> subprocess.Popen[str]:
                             stdin=subprocess.DEVNULL)
 
 
-def _next_line(proc: subprocess.Popen[str], timeout: float = 20.0) -> str:
+def _next_line(proc: subprocess.Popen[str], timeout: float = 10.0) -> str:
     """The next line the process prints (it prints each line whole, with a flush)."""
     ready, _, _ = select.select([proc.stdout], [], [], timeout)
     assert ready, f"no line in {timeout:g} s"
@@ -167,7 +167,7 @@ def test_a_node_says_up_and_stops_cleanly_on_a_signal(tmp_path, sig):
                             r"http://127\.0\.0\.1:\d+/status, term 0", up), up
         assert _next_line(proc) == "node 1: elected leader of term 1"  # a cluster of one
         proc.send_signal(sig)
-        out, err = proc.communicate(timeout=20)
+        out, err = proc.communicate(timeout=10)
     finally:
         _reap(proc, [])
     assert (proc.returncode, out, err) == (0, "node 1: stopped in term 1\n", "")
@@ -176,7 +176,7 @@ def test_a_node_says_up_and_stops_cleanly_on_a_signal(tmp_path, sig):
 def test_a_node_with_a_bad_option_says_one_line_and_exits_2(tmp_path):
     proc = _spawn(["node", "--id", "1", "--peer", "1=127.0.0.1:1", "--data-dir", "d",
                    "--key-file", str(tmp_path / "missing")], tmp_path)
-    out, err = proc.communicate(timeout=20)
+    out, err = proc.communicate(timeout=10)
     assert proc.returncode == 2 and out == ""
     assert re.fullmatch(r"error: --key-file \S+missing: cannot read \(No such file or "
                         r"directory\)\n", err), err
@@ -209,7 +209,7 @@ def test_a_cluster_says_what_it_runs_and_stops_its_nodes(tmp_path):
         os.kill(pids[0], signal.SIGKILL)
         assert _next_line(proc) == f"cluster: node 1 (pid {pids[0]}) exited with code -9"
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=20)
+        out, err = proc.communicate(timeout=10)
     finally:
         _reap(proc, pids, tmp_path / "c")
     assert (proc.returncode, out, err) == (0, "cluster: stopped node 1 (-9)\n", "")
@@ -227,7 +227,7 @@ def test_a_cluster_with_fault_injection_says_how_to_reach_it(tmp_path):
         pids.append(int(lines[2].split()[4]))
         assert node_lines[0].startswith("node 1: up")  # then stopped by SIGTERM: code 0
         proc.send_signal(signal.SIGTERM)
-        out, _ = proc.communicate(timeout=20)
+        out, _ = proc.communicate(timeout=10)
     finally:
         _reap(proc, pids, tmp_path / "c")
     assert proc.returncode == 0 and out.endswith("cluster: stopped node 1 (0)\n")
