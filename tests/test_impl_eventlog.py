@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from pathlib import Path
@@ -289,3 +290,50 @@ def test_check_logs_finds_two_leaders_and_two_votes_in_a_term() -> None:
     assert check_logs(unsafe) == ["term 4 has two leaders: nodes [1, 2]",
                                   "node 3 voted for [1, 2] in term 4"]
     assert len(check_logs({n: iter(events) for n, events in unsafe.items()})) == 2
+
+
+class _FailingWrites:
+    """The os module, but the next ``failures`` calls of ``write`` fail with ENOSPC before
+    writing anything (a full disk), as the real call would."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(os, name)
+
+    def write(self, fd: int, data: bytes) -> int:
+        if self.failures:
+            self.failures -= 1
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return os.write(fd, data)
+
+
+def test_a_line_that_failed_to_be_written_does_not_count_toward_the_cap(
+    tmp_path: Path, fixed_time: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "events.jsonl"
+    writer = EventLogWriter(path, 1, max_bytes=len(_line(1)) + len(_line(3)))
+    writer.open()
+    assert writer.write("timeout", STATE) == 1
+    monkeypatch.setattr(eventlog, "os", _FailingWrites(1))
+    with pytest.raises(OSError):
+        writer.write("timeout", STATE)  # seq 2: lost with the write that failed
+    assert writer.write("timeout", STATE) == 3  # fits exactly: the lost line took no room
+    writer.close()
+    assert path.read_bytes() == _line(1) + _line(3)
+
+
+def test_a_newline_that_failed_to_be_written_does_not_count_toward_the_cap(
+    tmp_path: Path, fixed_time: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(_line(1) + b'{"se')  # torn
+    writer = EventLogWriter(path, 1, max_bytes=len(_line(1)) + 4 + len(_line(2)))
+    monkeypatch.setattr(eventlog, "os", _FailingWrites(1))
+    with pytest.raises(OSError):
+        writer.open()  # closing off the torn line failed: nothing was added
+    assert writer.write("timeout", STATE) is not None  # fits exactly (its seq was not read)
+    writer.close()
+    assert path.stat().st_size == writer.max_bytes
+    assert path.read_bytes().startswith(_line(1) + b'{"se{"seq":')

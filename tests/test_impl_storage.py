@@ -317,3 +317,27 @@ def test_a_data_directory_whose_parents_are_missing_is_made(tmp_path: Path) -> N
     locked.lock()
     assert (tmp_path / "c" / "d" / "n" / "vote.lock").exists()
     locked.unlock()
+
+
+class FsyncFailsOnce(OsFileSystem):
+    """The operating system's calls; the first fsync fails with EIO (and syncs nothing)."""
+
+    def __init__(self) -> None:
+        self.failed, self.synced = False, []
+
+    def fsync(self, fd: int) -> None:
+        if not self.failed:
+            self.failed = True
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+        self.synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        os.fsync(fd)
+
+
+def test_a_failed_sync_of_the_parent_is_tried_again_on_the_next_save(tmp_path: Path) -> None:
+    files = FsyncFailsOnce()
+    store = VoteStore(tmp_path / "n", files)
+    with pytest.raises(StorageError, match=r"cannot save vote: mkdir .* failed with EIO"):
+        store.save(Durable(1, 1))
+    store.save(Durable(1, 1))
+    assert files.synced[0] == str(tmp_path)  # the data directory's entry, this time durable
+    assert VoteStore(tmp_path / "n").load() == Durable(1, 1)
