@@ -145,13 +145,13 @@ def _reap(proc: subprocess.Popen[str], pids: list[int], directory: Path | None =
     of its manifest (``directory``/cluster.json; nodes run in process groups of their own)."""
     if proc.poll() is None:
         proc.kill()
-    proc.communicate()
     manifest = None if directory is None else directory / "cluster.json"
     if manifest is not None and manifest.exists():
         pids = pids + [n["pid"] for n in json.loads(manifest.read_text())["nodes"] if n["pid"]]
     for pid in pids:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
+    proc.communicate(timeout=10)  # after the nodes: they hold the stdout pipe open too
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
