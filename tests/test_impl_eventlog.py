@@ -337,3 +337,21 @@ def test_a_newline_that_failed_to_be_written_does_not_count_toward_the_cap(
     writer.close()
     assert path.stat().st_size == writer.max_bytes
     assert path.read_bytes().startswith(_line(1) + b'{"se{"seq":')
+
+
+def test_an_event_whose_line_was_lost_is_logged_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "events.jsonl"
+    writer = EventLogWriter(path, 1)
+    writer.open()
+    journal, node = EventJournal(writer), Node(1, [1, 2, 3], Durable(0, None))
+    journal.start(node)
+    out = node.on_election_timeout()
+    monkeypatch.setattr(eventlog, "os", _FailingWrites(1))
+    with pytest.raises(OSError):
+        journal.handled("timeout", None, out, node)  # the disk was full: the line is lost
+    journal.handled("timeout", None, Output(), node)  # the same state: not idle, not logged yet
+    writer.close()
+    assert [(e["event"], e["state"]["term"]) for e in read_event_log(path)] == [
+        ("start", 0), ("timeout", 1)]
