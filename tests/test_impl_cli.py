@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -125,22 +126,30 @@ def test_both_commands_take_the_timing_options():
 # ---- the real commands, as processes: the lines they say and how they stop
 
 
-def _spawn(argv: list[str], cwd: Path) -> subprocess.Popen[str]:
-    # stdout buffered, as on a pipe by default: each line must be flushed to be seen
+def _spawn(argv: list[str], cwd: Path) -> subprocess.Popen[bytes]:
+    # stdout buffered, as on a pipe by default: each line must be flushed to be seen; our end
+    # unbuffered (bufsize=0), so that a line read leaves the next ones in the pipe, where
+    # select() and communicate() see them
     env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
-    return subprocess.Popen([sys.executable, "-m", "impl", *argv], cwd=cwd, text=True, env=env,
+    return subprocess.Popen([sys.executable, "-m", "impl", *argv], cwd=cwd, env=env, bufsize=0,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             stdin=subprocess.DEVNULL)
 
 
-def _next_line(proc: subprocess.Popen[str], timeout: float = 10.0) -> str:
+def _next_line(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> str:
     """The next line the process prints (it prints each line whole, with a flush)."""
     ready, _, _ = select.select([proc.stdout], [], [], timeout)
     assert ready, f"no line in {timeout:g} s"
-    return proc.stdout.readline().rstrip("\n")
+    return proc.stdout.readline().decode().rstrip("\n")
 
 
-def _reap(proc: subprocess.Popen[str], pids: list[int], directory: Path | None = None) -> None:
+def _finish(proc: subprocess.Popen[bytes]) -> tuple[str, str]:
+    """Everything the process prints until it exits: (stdout, stderr)."""
+    out, err = proc.communicate(timeout=10)
+    return out.decode(), err.decode()
+
+
+def _reap(proc: subprocess.Popen[bytes], pids: list[int], directory: Path | None = None) -> None:
     """Kill what a failed test left running: the process, the node pids it named and those
     of its manifest (``directory``/cluster.json; nodes run in process groups of their own)."""
     if proc.poll() is None:
@@ -167,7 +176,7 @@ def test_a_node_says_up_and_stops_cleanly_on_a_signal(tmp_path, sig):
                             r"http://127\.0\.0\.1:\d+/status, term 0", up), up
         assert _next_line(proc) == "node 1: elected leader of term 1"  # a cluster of one
         proc.send_signal(sig)
-        out, err = proc.communicate(timeout=10)
+        out, err = _finish(proc)
     finally:
         _reap(proc, [])
     assert (proc.returncode, out, err) == (0, "node 1: stopped in term 1\n", "")
@@ -176,13 +185,18 @@ def test_a_node_says_up_and_stops_cleanly_on_a_signal(tmp_path, sig):
 def test_a_node_with_a_bad_option_says_one_line_and_exits_2(tmp_path):
     proc = _spawn(["node", "--id", "1", "--peer", "1=127.0.0.1:1", "--data-dir", "d",
                    "--key-file", str(tmp_path / "missing")], tmp_path)
-    out, err = proc.communicate(timeout=10)
+    out, err = _finish(proc)
     assert proc.returncode == 2 and out == ""
     assert re.fullmatch(r"error: --key-file \S+missing: cannot read \(No such file or "
                         r"directory\)\n", err), err
 
 
-def _cluster_lines(proc: subprocess.Popen[str], count: int) -> tuple[list[str], list[str]]:
+def _voluntary_switches(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(r"^voluntary_ctxt_switches:\s+(\d+)", status, re.M).group(1))
+
+
+def _cluster_lines(proc: subprocess.Popen[bytes], count: int) -> tuple[list[str], list[str]]:
     """The next ``count`` lines: the cluster's own, and its node's (one terminal, any order)."""
     lines = [_next_line(proc) for _ in range(count)]
     return ([line for line in lines if line.startswith("cluster: ")],
@@ -209,7 +223,7 @@ def test_a_cluster_says_what_it_runs_and_stops_its_nodes(tmp_path):
         os.kill(pids[0], signal.SIGKILL)
         assert _next_line(proc) == f"cluster: node 1 (pid {pids[0]}) exited with code -9"
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=10)
+        out, err = _finish(proc)
     finally:
         _reap(proc, pids, tmp_path / "c")
     assert (proc.returncode, out, err) == (0, "cluster: stopped node 1 (-9)\n", "")
@@ -226,8 +240,13 @@ def test_a_cluster_with_fault_injection_says_how_to_reach_it(tmp_path):
             f"'Authorization: Bearer <the key in {tmp_path / 'c' / 'cluster.key'}>'")
         pids.append(int(lines[2].split()[4]))
         assert node_lines[0].startswith("node 1: up")  # then stopped by SIGTERM: code 0
+        # While it waits, the cluster sleeps between its checks of the nodes, not spins: each
+        # sleep is a voluntary context switch (a busy loop makes none).
+        before = _voluntary_switches(proc.pid)
+        time.sleep(1.0)
+        assert _voluntary_switches(proc.pid) - before >= 3
         proc.send_signal(signal.SIGTERM)
-        out, _ = proc.communicate(timeout=10)
+        out, _ = _finish(proc)
     finally:
         _reap(proc, pids, tmp_path / "c")
     assert proc.returncode == 0 and out.endswith("cluster: stopped node 1 (0)\n")
