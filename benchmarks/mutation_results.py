@@ -48,6 +48,8 @@ def main() -> None:
     for path, tests_first in [(p, False) for p in args.runs] + [
             (p, True) for p in args.tests_first]:
         outcomes += [dict(o, tests_first=tests_first) for o in _read_run(path)]
+    # a mutant run again (after a test was fixed) counts by its last run
+    outcomes = list({o["name"]: o for o in outcomes}.values())
     root = package_dir(BUNDLE.mutation.package)
     by_name = {m.name: m for module in {o["name"].split(":", 1)[0] for o in outcomes}
                for m in mutants((root / module).read_text(), module)}
