@@ -44,20 +44,30 @@ def main() -> None:
                         help="run the gate again (timeout 400 s) on a timed-out mutant the unit "
                         "tests let pass, instead of counting it as a survivor")
     args = parser.parse_args()
-    outcomes = []
+    runs = []
     for path, tests_first in [(p, False) for p in args.runs] + [
             (p, True) for p in args.tests_first]:
-        outcomes += [dict(o, tests_first=tests_first) for o in _read_run(path)]
+        run = [dict(o, tests_first=tests_first) for o in _read_run(path)]
+        seen: dict[str, int] = defaultdict(int)
+        for o in run:  # two mutants may share a name (two 1000s on one line): number them
+            o["key"] = (o["name"], seen[o["name"]])
+            seen[o["name"]] += 1
+        runs.append(run)
     # a mutant run again (after a test was fixed) counts by its last run
-    outcomes = list({o["name"]: o for o in outcomes}.values())
+    outcomes = [o for i, run in enumerate(runs) for o in run
+                if not any(o["key"] in {p["key"] for p in later} for later in runs[i + 1:])]
     root = package_dir(BUNDLE.mutation.package)
-    by_name = {m.name: m for module in {o["name"].split(":", 1)[0] for o in outcomes}
-               for m in mutants((root / module).read_text(), module)}
+    by_name = {}
+    for module in {o["name"].split(":", 1)[0] for o in outcomes}:
+        seen = defaultdict(int)
+        for m in mutants((root / module).read_text(), module):
+            by_name[(m.name, seen[m.name])] = m
+            seen[m.name] += 1
     mutate_gate.GATE_TIMEOUT = RECHECK_TIMEOUT  # only rechecks run the gate here
     again = [o for o in outcomes if not o["killed"] or o["by"] == "timeout"]
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         verdicts = pool.map(
-            lambda o: _recheck(by_name[o["name"]], o, args.recheck_gate), again)
+            lambda o: _recheck(by_name[o["key"]], o, args.recheck_gate), again)
         for o, (by, detail) in zip(again, verdicts, strict=True):
             o.update(killed=bool(by), by=by or None, detail=detail,
                      rechecked=o["by"] or "survivor")
@@ -74,6 +84,8 @@ def main() -> None:
         n, killed = len(rows), sum(o["killed"] for o in rows)
         gate = sum(o["killed"] and o["by"] != "tests" for o in rows)
         first = all(o["tests_first"] for o in rows)
+        for o in rows:
+            o.pop("key", None)
         (args.out / f"{module.removesuffix('.py')}.json").write_text(json.dumps({
             "module": module, "total": n, "killed": killed, "killed_by_gate": gate,
             "tests_first": first, "mutants": rows}, indent=1) + "\n")
