@@ -222,6 +222,8 @@ def test_a_cluster_says_what_it_runs_and_stops_its_nodes(tmp_path):
         assert [n["pid"] for n in manifest["nodes"]] == pids
         os.kill(pids[0], signal.SIGKILL)
         assert _next_line(proc) == f"cluster: node 1 (pid {pids[0]}) exited with code -9"
+        # reported once: nothing more in the next second (the cluster checks every 0.1 s)
+        assert select.select([proc.stdout], [], [], 1.0)[0] == []
         proc.send_signal(signal.SIGINT)
         out, err = _finish(proc)
     finally:
