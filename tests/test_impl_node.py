@@ -155,6 +155,52 @@ def test_bad_construction_is_refused() -> None:
         fresh().on_message("hello")  # type: ignore[arg-type]
 
 
+
+# The node is embeddable (the API is public): each of its checks holds on its own, whatever
+# storage and the codec already refuse before it.
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (lambda: Durable(-1, None), r"Durable\.term must be an int >= 0, got -1"),
+        (lambda: Durable(True, None), r"Durable\.term must be an int >= 0, got True"),
+        (lambda: Durable("3", None), r"Durable\.term must be an int >= 0, got '3'"),
+        (lambda: Durable(1, 0), r"Durable\.voted_for must be None or an int >= 1, got 0"),
+        (lambda: Durable(1, True), r"Durable\.voted_for must be None or an int >= 1, got True"),
+        (lambda: Durable(1, "2"), r"Durable\.voted_for must be None or an int >= 1, got '2'"),
+        (lambda: Node(0, [2], Durable(0, None)), "node id must be an int >= 1, got 0"),
+        (lambda: Node(True, [2], Durable(0, None)), "node id must be an int >= 1, got True"),
+        (lambda: Node("1", [2], Durable(0, None)), "node id must be an int >= 1, got '1'"),
+        (lambda: Node(1, [2, 0], Durable(0, None)), "node 1: peer ids must be ints >= 1, got 0"),
+        (lambda: Node(1, ["2"], Durable(0, None)), "node 1: peer ids must be ints >= 1, got '2'"),
+        (lambda: Node(1, [2], (0, None)), r"node 1: durable must be a Durable, got \(0, None\)"),
+        (lambda: Node(1, [2, 3], Durable(3, 9)), "node 1: stored vote for 9 in term 3 names no"),
+    ],
+)
+def test_each_bad_construction_is_refused_by_name(build, message) -> None:
+    with pytest.raises(MessageError, match=message):
+        build()
+
+
+def test_the_smallest_good_construction_is_accepted() -> None:
+    assert Durable(0, None).term == 0 and Durable(0, 1).voted_for == 1
+    node = Node(1, [1, 2], Durable(0, 1))  # its own id among the peers; a vote for itself
+    assert node.snapshot().voted_for == 1 and node.is_quorum(frozenset({1, 2}))
+    assert not node.is_quorum(frozenset({1}))
+    assert Node(1, [2], Durable(4, 2)).durable() == Durable(4, 2)
+
+
+def test_a_message_of_no_known_type_is_refused_naming_the_node() -> None:
+    with pytest.raises(MessageError, match=r"node 1 \(role=follower, term=0\) cannot handle 'x'"):
+        fresh().on_message("x")  # type: ignore[arg-type]
+
+
+def test_a_message_is_ignored_unless_to_this_node_and_from_a_peer() -> None:
+    node = fresh(1, n=3)
+    assert node.on_message(RequestVote(5, 2, 3)) == Output()  # from a peer, to another
+    assert node.on_message(RequestVote(5, 4, 1)) == Output()  # to us, from a stranger
+    assert state(node) == (0, None, "follower", frozenset())
+    assert node.on_message(RequestVote(5, 2, 1)).persist == Durable(5, 2)
+
 # ---- an in-memory cluster, driven by random schedules (a docs/model.md net: nothing is removed) --
 
 

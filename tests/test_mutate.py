@@ -177,3 +177,18 @@ def test_an_overlay_shadows_the_package_for_a_subprocess_only():
     assert proc.stdout.strip() == "planted", proc.stderr
     assert not root.exists()
     assert "VERSION = 'planted'" not in (ROOT / "impl" / "errors.py").read_text()
+
+
+def test_tests_first_kills_by_the_unit_tests_without_the_gate():
+    """`--tests-first`: the vote file's fsync dropped is killed by the unit tests (which
+    record the real fsyncs), before the gate's crash stage, which kills it when run first
+    (test_the_whole_gate_kills_io_mutants_of_the_vote_store)."""
+    proc = subprocess.run(
+        [ELECTKIT, "mutate", "--file", "storage.py", "--only", "drop 'call('fsync', tmp",
+         "--tests-first", "--json"],
+        capture_output=True, text=True, cwd=ROOT, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    found = json.loads(proc.stdout.strip().splitlines()[-1])["mutants"]
+    assert [(m["killed"], m["by"]) for m in found] == [(True, "tests")], found
+    assert "test_a_save_really_fsyncs" in found[0]["detail"]
