@@ -36,6 +36,12 @@ def _config(tmp: Path, node_id: int, ports: dict[int, int], **kw: object) -> Ser
     return ServerConfig(**{**fields, **kw})  # type: ignore[arg-type]
 
 
+async def _sole_leader(servers: dict) -> int:
+    """The id of the one leader among ``servers``, once there is exactly one."""
+    await _until(lambda: sum(s.is_leader() for s in servers.values()) == 1)
+    return next(i for i, s in servers.items() if s.is_leader())
+
+
 async def _until(predicate, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
@@ -67,8 +73,7 @@ def test_three_servers_in_one_loop_elect_with_callbacks(tmp_path: Path) -> None:
         for server in servers.values():
             await server.start()
         try:
-            await _until(lambda: sum(s.is_leader() for s in servers.values()) == 1)
-            leader = next(i for i, s in servers.items() if s.is_leader())
+            leader = await _sole_leader(servers)
             term = servers[leader].term
             assert servers[leader].fencing_token() == term
             assert events == [(leader, "elected", term)]
@@ -498,8 +503,7 @@ def test_timers_follow_the_role_and_elections_go_on(tmp_path: Path) -> None:
         for server in servers.values():
             await server.start()
         try:
-            await _until(lambda: sum(s.is_leader() for s in servers.values()) == 1)
-            leader = next(i for i, s in servers.items() if s.is_leader())
+            leader = await _sole_leader(servers)
             term = servers[leader].term
             await asyncio.sleep(1.2)  # four times the longest timeout
             assert servers[leader].is_leader() and servers[leader].term <= term + 2
