@@ -80,9 +80,30 @@ class Batch:
         )
 
     @staticmethod
+    def fixed(fps, keys, parents, aids, blob: bytes, width: int, labels=()) -> Batch:
+        """Records whose packed states are all ``width`` bytes, back to back in ``blob``."""
+        offsets = np.arange(len(fps) + 1, dtype=np.int64) * width
+        return Batch(
+            np.ascontiguousarray(fps, dtype=np.uint64), np.ascontiguousarray(keys, np.int64),
+            np.ascontiguousarray(parents, np.uint64), np.ascontiguousarray(aids, np.uint8),
+            offsets, blob, tuple(labels),
+        )  # fmt: skip
+
+    @staticmethod
     def empty() -> Batch:
         z = np.zeros(0, dtype=np.uint64)
         return Batch(z, z.astype(np.int64), z, z.astype(np.uint8), np.zeros(1, np.int64), b"")
+
+    def fixed_width(self) -> int | None:
+        """The one size of every packed state, if they are all one size."""
+        if not len(self.fps):
+            return None
+        width = int(self.offsets[1] - self.offsets[0])
+        if width and int(self.offsets[-1]) == width * len(self.fps):
+            steps = np.diff(self.offsets)
+            if bool((steps == width).all()):
+                return width
+        return None
 
     def __len__(self) -> int:
         return len(self.fps)
@@ -92,6 +113,16 @@ class Batch:
 
     def take(self, idx: np.ndarray) -> tuple[Batch, list[bytes]]:
         """The records at ``idx``, in that order, and their packed states."""
+        width = self.fixed_width()
+        if width:
+            rows = np.frombuffer(self.blob, dtype=np.uint8).reshape(len(self), width)[idx]
+            packed = rows.tobytes()
+            blobs = [packed[i : i + width] for i in range(0, len(packed), width)]
+            taken = Batch.fixed(
+                self.fps[idx], self.keys[idx], self.parents[idx], self.aids[idx], packed,
+                width, self.labels,
+            )  # fmt: skip
+            return taken, blobs
         blob, offsets = self.blob, self.offsets.tolist()
         blobs = [blob[offsets[i] : offsets[i + 1]] for i in idx.tolist()]
         new_offsets = np.zeros(len(blobs) + 1, dtype=np.int64)

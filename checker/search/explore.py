@@ -104,6 +104,13 @@ def explore(
         )
         if round_size is not None:
             opts.round_size = round_size
+        if scheduler is None:
+            # Built and compiled here, with the kernel, before the search and its workers
+            # (forked: they inherit it): the search's seconds are the search's.
+            from checker.search.batch import codec_for
+            from checker.search.native import native_kernel
+
+            native_kernel(kernel, codec_for(kernel).width, symmetry)
         try:
             return search_partitioned(
                 model, kernel, symmetry, properties, opts, on_progress, progress_every

@@ -33,6 +33,7 @@ import xxhash
 
 from checker.search.batch import Batch, codec_for
 from checker.search.fpset import FingerprintSet
+from checker.search.native import native_kernel
 from checker.search.stats import peak_rss_bytes, rss_bytes
 
 ORDINAL_BITS = 16  # successors of one state: fewer than 65,536
@@ -91,12 +92,16 @@ class Partition:
         # as it meets them, so each partition's kernel numbers them its own way.
         self.labels: list[str] = list(kernel.action_labels)
         self.label_ids = {label: i for i, label in enumerate(self.labels)}
+        # A compiled kernel's tables run as machine code where numba can (native.py).
+        self.native = native_kernel(kernel, self.codec.width, canon is not None)
 
     # --- the three steps of a round ----------------------------------------------------------
     def expand(self, level: int, lo: int, hi: int) -> tuple[list[Batch], dict, dict, dict]:
         """Expand this partition's states of ``level`` ranked in [lo, hi); returns the
         records per owner, the tallies of successors and of enabled actions by action, and
         where each action this partition had not met before was first met: (rank, position)."""
+        if self.native is not None:
+            return self._expand_native(level, lo, hi)
         kernel, canon, codec, parts = self.kernel, self.canon, self.codec, self.parts
         expand, pack, fingerprint = kernel.expand, codec.pack, codec.fingerprint
         fired_before = kernel.fired_counts()
@@ -142,6 +147,55 @@ class Partition:
         self.own, batches[self.index] = batches[self.index], Batch.empty()
         return batches, _named(changed, names), _named(fired, names), firsts
 
+    def _expand_native(self, level: int, lo: int, hi: int) -> tuple[list[Batch], dict, dict, dict]:
+        """:meth:`expand` by the native kernel: the same records, a round in one call."""
+        native, parts, kernel = self.native, self.parts, self.kernel
+        fired_before = kernel.fired_counts()
+        ranks, parent_fps, rows = self._state_rows(level, lo, hi)
+        succ, parent, ordinal, aids, fps = native.successors(rows)
+        names = tuple(kernel.action_labels)
+        changed = np.bincount(aids, minlength=256).tolist()
+        # Of several records of one fingerprint only the first (least key) can win: they come
+        # in key order, so np.unique's first index is the one to send.
+        _, first = np.unique(fps, return_index=True)
+        owner = fps[first] % np.uint64(parts)
+        batches = []
+        for j in range(parts):
+            mine = first[owner == j] if parts > 1 else first
+            batches.append(
+                Batch.fixed(
+                    fps[mine], (ranks[parent[mine]] << ORDINAL_BITS) | ordinal[mine],
+                    parent_fps[parent[mine]], aids[mine], native.to_blob(succ[mine]),
+                    native.width, names,
+                )
+            )  # fmt: skip
+        fired = _minus(kernel.fired_counts(), fired_before)
+        self.own, batches[self.index] = batches[self.index], Batch.empty()
+        return batches, _named(changed, names), _named(fired, names), {}
+
+    def _state_rows(self, level: int, lo: int, hi: int):
+        """(ranks, fingerprints, rows) of this partition's states of ``level`` ranked in
+        [lo, hi), in rank order: :meth:`_states` as arrays, for the native kernel."""
+        ranks, fps, blobs = [], [], []
+        width = self.native.width
+        for f in self.levels.get(level, []):
+            if f.last_rank < lo or f.first_rank >= hi:
+                continue
+            data = self._load(f.path)
+            a, b = np.searchsorted(data["ranks"], [lo, hi])
+            if a == b:
+                continue
+            ranks.append(data["ranks"][a:b])
+            fps.append(data["fps"][a:b])
+            start = int(data["offsets"][a])
+            blobs.append(data["blob"][start : start + (b - a) * width])
+        if not ranks:
+            z = np.zeros(0, dtype=np.int64)
+            return z, z.astype(np.uint64), np.zeros((0, self.native.words), dtype=np.uint64)
+        blob = np.concatenate(blobs).tobytes()
+        rows = self.native.to_rows(blob, len(blob) // width)
+        return np.concatenate(ranks), np.concatenate(fps), rows
+
     def ingest(self, level: int, round_no: int, batches: Sequence[Batch], every: bool) -> Ingested:
         """Take the records this partition owns for ``level``; keep the new ones pending
         until :meth:`commit`. ``every``: name every property's first violation, not only the
@@ -159,9 +213,11 @@ class Partition:
         self.pending = (level, round_no, new)
         violation, violations = None, {}
         violates, unpack, recent = self.kernel.violates, self.codec.unpack, self.recent
+        remember = self.native is None  # the native kernel sends every first meeting
         for i, packed in enumerate(blobs):
             state = unpack(packed)
-            recent.add(state)  # it is stored: met again as a successor here, it is not sent
+            if remember:
+                recent.add(state)  # it is stored: met again as a successor here, not sent
             if violates(state):
                 found = (int(new.keys[i]), int(new.fps[i]))
                 if violation is None:
