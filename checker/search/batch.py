@@ -111,27 +111,23 @@ class Batch:
     def state(self, i: int) -> bytes:
         return self.blob[self.offsets[i] : self.offsets[i + 1]]
 
-    def take(self, idx: np.ndarray) -> tuple[Batch, list[bytes]]:
-        """The records at ``idx``, in that order, and their packed states."""
+    def take(self, idx: np.ndarray) -> Batch:
+        """The records at ``idx``, in that order."""
         width = self.fixed_width()
         if width:
             rows = np.frombuffer(self.blob, dtype=np.uint8).reshape(len(self), width)[idx]
-            packed = rows.tobytes()
-            blobs = [packed[i : i + width] for i in range(0, len(packed), width)]
-            taken = Batch.fixed(
-                self.fps[idx], self.keys[idx], self.parents[idx], self.aids[idx], packed,
-                width, self.labels,
+            return Batch.fixed(
+                self.fps[idx], self.keys[idx], self.parents[idx], self.aids[idx],
+                rows.tobytes(), width, self.labels,
             )  # fmt: skip
-            return taken, blobs
         blob, offsets = self.blob, self.offsets.tolist()
         blobs = [blob[offsets[i] : offsets[i + 1]] for i in idx.tolist()]
         new_offsets = np.zeros(len(blobs) + 1, dtype=np.int64)
         np.cumsum(np.frombuffer(array("q", map(len, blobs)), dtype=np.int64), out=new_offsets[1:])
-        taken = Batch(
+        return Batch(
             self.fps[idx], self.keys[idx], self.parents[idx], self.aids[idx], new_offsets,
             b"".join(blobs), self.labels,
         )  # fmt: skip
-        return taken, blobs
 
     @staticmethod
     def concat(batches: Sequence[Batch]) -> Batch:

@@ -29,6 +29,13 @@ from pathlib import Path
 import numpy as np
 import xxhash
 
+try:  # the same probing, as machine code (native.py); numpy's vectorized passes otherwise
+    from checker.search.native import njit as _njit
+    from checker.search.native import table_find, table_insert
+except ImportError:  # pragma: no cover
+    _njit = None
+NATIVE = _njit is not None and os.environ.get("ELECTKIT_NATIVE", "1") != "0"
+
 SUBTABLES = 16
 SUB_SHIFT = np.uint64(60)  # the top 4 bits pick the table
 MIN_SLOTS = 1024
@@ -60,6 +67,9 @@ class _Table:
     def find(self, fps: np.ndarray) -> np.ndarray:
         """Which of ``fps`` are in the table."""
         found = np.zeros(len(fps), dtype=bool)
+        if NATIVE:
+            table_find(self.keys, np.ascontiguousarray(fps, dtype=np.uint64), found)
+            return found
         pending = np.arange(len(fps))
         slot = self._home(fps)
         size = len(self.keys)
@@ -82,6 +92,10 @@ class _Table:
 
     def insert_absent(self, fps: np.ndarray) -> None:
         """Insert distinct keys known to be absent."""
+        if NATIVE:
+            table_insert(self.keys, np.ascontiguousarray(fps, dtype=np.uint64))
+            self.count += len(fps)
+            return
         pending = np.arange(len(fps))
         slot = self._home(fps)
         size = len(self.keys)

@@ -350,5 +350,3 @@ class _Run:
 def _add(total: dict[str, int], delta: dict[str, int]) -> None:
     for label, value in delta.items():
         total[label] = total.get(label, 0) + value
-
-

@@ -156,12 +156,18 @@ class NativeKernel:
             [_as_words(m, w) for m in kernel._signature_masks], dtype=np.uint64
         ).reshape(2 * n, w)
 
-    def successors(self, states: np.ndarray):
+    def successors(self, states: np.ndarray, recent: Recent | None = None):
         """Every successor of every row of ``states`` (``(n, W)`` uint64), in the Python
-        kernel's order: ``(rows, parent, ordinal, aid, fps)``, the successor states
+        kernel's order: ``(rows, parent, ordinal, aid, fps, changed)``, the successor states
         (canonical with symmetry), the row each came from, its position among that row's
-        successors, its action id and its fingerprint. The kernel's enabled-action tallies
-        (``fired_counts``) are brought up to date."""
+        successors, its action id, its fingerprint, and the successors by action id (a
+        bincount over all of them). The kernel's enabled-action tallies (``fired_counts``)
+        are brought up to date.
+
+        With ``recent``, successors met before (in this call or an earlier one with the same
+        ``recent``) are left out: a raw state met before, compared whole, is not renamed
+        again, and a representative whose fingerprint was met before is not returned.
+        """
         k = self.kernel
         hist = np.zeros((k.n_servers, len(k.uni.locals)), dtype=np.int64)
         fired = np.zeros(len(k.kind_masks), dtype=np.int64)
@@ -175,19 +181,32 @@ class NativeKernel:
         parent = np.empty(total, dtype=np.int64)
         ordinal = np.empty(total, dtype=np.int64)
         aid = np.empty(total, dtype=np.uint8)
-        fps = np.empty(total, dtype=np.uint64)
         _expand(
             states, self.offsets, k.local_bits, self.keep, self.l_bounds, self.l_aid,
             self.l_entry, self.r_bounds, self.r_bit, self.r_aid, self.r_entry, self.kind_masks,
             hist, fired, rows, parent, ordinal, aid,
         )  # fmt: skip
         rows = rows[:total]
+        changed = np.bincount(aid, minlength=256)
+        if recent is not None:
+            keep = _first_rows(rows, recent.rows, recent.used, recent.counts)
+            rows, parent, ordinal, aid = rows[keep], parent[keep], ordinal[keep], aid[keep]
         if self.symmetric:
             _canonical_all(
                 rows, self.offsets, k.local_bits, k.low_bits, self.perm_to, self.local_map,
                 self.chunk_tab, self.sig_masks,
             )  # fmt: skip
+        fps = np.empty(len(rows), dtype=np.uint64)
         _fingerprints(rows, self.width, SECRET, fps)
+        if recent is not None:
+            keep = _first_fps(fps, recent.fps, recent.counts)
+            rows, parent, ordinal, aid, fps = (
+                rows[keep],
+                parent[keep],
+                ordinal[keep],
+                aid[keep],
+                fps[keep],
+            )
         for s, row in enumerate(hist.tolist()):
             histogram = k.local_histograms[s]
             for li, times in enumerate(row):
@@ -195,7 +214,7 @@ class NativeKernel:
                     histogram[li] += times
         for i, times in enumerate(fired.tolist()):
             k.receive_fired[i] += times
-        return rows, parent, ordinal, aid, fps
+        return rows, parent, ordinal, aid, fps, changed
 
     def to_rows(self, blob: bytes, count: int) -> np.ndarray:
         """``count`` packed states of ``width`` bytes each, back to back, as ``(count, W)``."""
@@ -222,6 +241,19 @@ class NativeKernel:
         fps = np.empty(len(rows), dtype=np.uint64)
         _fingerprints(np.ascontiguousarray(rows), self.width, SECRET, fps)
         return fps
+
+
+class Recent:
+    """What one partition already sent, so that it sends each successor once: raw successors
+    whole (so none is renamed twice, and no hash collision can hide a state) and
+    representatives by fingerprint (the visited set's own identity). Each table is emptied
+    when half full: forgetting only costs sending a record again."""
+
+    def __init__(self, words: int, slots: int = 1 << 21) -> None:
+        self.rows = np.zeros((slots, words), dtype=np.uint64)
+        self.used = np.zeros(slots, dtype=np.uint8)
+        self.fps = np.zeros(2 * slots, dtype=np.uint64)  # 0: an empty slot (no fingerprint is 0)
+        self.counts = np.zeros(2, dtype=np.int64)  # rows held, fingerprints held
 
 
 def _bounds(start: np.ndarray, total: int) -> np.ndarray:
@@ -446,6 +478,173 @@ def _canonical_all(rows, offsets, local_bits, low_bits, perm_to, local_map, chun
             st[full] &= (U64(1) << U64(low_bits % 64)) - U64(1)
         for t in range(n):
             _or_bits(st, offsets[t], best[t])
+
+
+# --- what was sent before --------------------------------------------------------------------
+@_jit
+def _first_rows(rows, table, used, counts):
+    """Which rows were not in ``table`` (and are now): open addressing, rows compared whole."""
+    slots, w = table.shape
+    keep = np.zeros(rows.shape[0], dtype=np.bool_)
+    for r in range(rows.shape[0]):
+        if 2 * counts[0] >= slots:
+            used[:] = 0
+            counts[0] = 0
+        h = U64(0)
+        for x in range(w):
+            h = (h ^ rows[r, x]) * U64(0x9E3779B97F4A7C15)
+            h ^= h >> U64(29)
+        at = np.int64(h % U64(slots))
+        while True:
+            if used[at] == 0:
+                used[at] = 1
+                for x in range(w):
+                    table[at, x] = rows[r, x]
+                counts[0] += 1
+                keep[r] = True
+                break
+            same = True
+            for x in range(w):
+                if table[at, x] != rows[r, x]:
+                    same = False
+                    break
+            if same:
+                break
+            at = at + 1 if at + 1 < slots else 0
+    return keep
+
+
+@_jit
+def _first_fps(fps, table, counts):
+    """Which fingerprints were not in ``table`` (and are now)."""
+    slots = table.shape[0]
+    keep = np.zeros(fps.shape[0], dtype=np.bool_)
+    for r in range(fps.shape[0]):
+        if 2 * counts[1] >= slots:
+            table[:] = 0
+            counts[1] = 0
+        f = fps[r]
+        at = np.int64((f * U64(0x9E3779B97F4A7C15)) % U64(slots))
+        while True:
+            here = table[at]
+            if here == U64(0):
+                table[at] = f
+                counts[1] += 1
+                keep[r] = True
+                break
+            if here == f:
+                break
+            at = at + 1 if at + 1 < slots else 0
+    return keep
+
+
+@_jit
+def _unchecked(rows, mask, table, used, bad, counts, learn):
+    """Which rows need their properties checked one by one: those whose projection (the
+    row under ``mask``) is not in ``table``, or holds a message its ``bad`` mask names. With
+    ``learn``, rows whose projection is new are added, with their ``bad`` masks from
+    ``learn_bad`` rows instead (see :meth:`Projections.learn`)."""
+    slots, w = table.shape
+    needs = np.zeros(rows.shape[0], dtype=np.bool_)
+    proj = np.empty(w, dtype=np.uint64)
+    for r in range(rows.shape[0]):
+        h = U64(0)
+        for x in range(w):
+            proj[x] = rows[r, x] & mask[x]
+            h = (h ^ proj[x]) * U64(0x9E3779B97F4A7C15)
+            h ^= h >> U64(29)
+        at = np.int64(h % U64(slots))
+        found = False
+        while used[at]:
+            same = True
+            for x in range(w):
+                if table[at, x] != proj[x]:
+                    same = False
+                    break
+            if same:
+                found = True
+                break
+            at = at + 1 if at + 1 < slots else 0
+        if found:
+            for x in range(w):
+                if rows[r, x] & bad[at, x]:
+                    needs[r] = True
+                    break
+        elif learn.shape[0] > 0:
+            if 2 * counts[0] >= slots:
+                used[:] = 0
+                counts[0] = 0
+                at = np.int64(h % U64(slots))
+            used[at] = 1
+            counts[0] += 1
+            for x in range(w):
+                table[at, x] = proj[x]
+                bad[at, x] = learn[r, x]
+        else:
+            needs[r] = True
+    return needs
+
+
+class Projections:
+    """What the properties say of each projection (a state without its network): the mask
+    of messages whose presence breaks one, as compiled.py's property cache has it, kept
+    here so that a state is checked by machine code. Emptied when half full."""
+
+    def __init__(self, kernel, words: int, slots: int = 1 << 20) -> None:
+        self.kernel = kernel
+        self.mask = np.array(
+            _as_words(((1 << (64 * words)) - 1) & ~kernel.net_mask, words), dtype=np.uint64
+        )
+        self.rows = np.zeros((slots, words), dtype=np.uint64)
+        self.bad = np.zeros((slots, words), dtype=np.uint64)
+        self.used = np.zeros(slots, dtype=np.uint8)
+        self.counts = np.zeros(1, dtype=np.int64)
+        self._none = np.zeros((0, words), dtype=np.uint64)
+
+    def unchecked(self, rows: np.ndarray) -> np.ndarray:
+        """Which of ``rows`` the kernel must check one by one (``violates``)."""
+        return _unchecked(rows, self.mask, self.rows, self.used, self.bad, self.counts, self._none)
+
+    def learn(self, rows: np.ndarray, states: list[int]) -> None:
+        """Keep the masks of ``states`` (``rows``, checked by the kernel already), except
+        those a property breaks whatever the network holds."""
+        k = self.kernel
+        masks = [k._property_cache.get(st >> k.net_bits) for st in states]
+        keep = [i for i, m in enumerate(masks) if m is not None and m >= 0]
+        if keep:
+            words = rows.shape[1]
+            learn = np.array([_as_words(masks[i], words) for i in keep], dtype=np.uint64)
+            subset = np.ascontiguousarray(rows[keep])
+            _unchecked(subset, self.mask, self.rows, self.used, self.bad, self.counts, learn)
+
+
+# --- the visited set's tables (fpset.py), probed as it probes them ------------------------------
+@_jit
+def table_find(keys, fps, found):
+    """Mark in ``found`` which of ``fps`` are in the linear-probing table ``keys``."""
+    size = keys.shape[0]
+    for i in range(fps.shape[0]):
+        f = fps[i]
+        at = np.int64(((f & M32) * U64(size)) >> U64(32))
+        while True:
+            here = keys[at]
+            if here == U64(0):
+                break
+            if here == f:
+                found[i] = True
+                break
+            at = at + 1 if at + 1 < size else 0
+
+
+@_jit
+def table_insert(keys, fps):
+    """Insert ``fps`` (distinct, absent) into the linear-probing table ``keys``."""
+    size = keys.shape[0]
+    for i in range(fps.shape[0]):
+        at = np.int64(((fps[i] & M32) * U64(size)) >> U64(32))
+        while keys[at] != U64(0):
+            at = at + 1 if at + 1 < size else 0
+        keys[at] = fps[i]
 
 
 # --- xxh3 (64-bit, seed 0, default secret), inputs of at most 240 bytes -------------------------

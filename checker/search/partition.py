@@ -33,7 +33,7 @@ import xxhash
 
 from checker.search.batch import Batch, codec_for
 from checker.search.fpset import FingerprintSet
-from checker.search.native import native_kernel
+from checker.search.native import Projections, Recent, native_kernel
 from checker.search.stats import peak_rss_bytes, rss_bytes
 
 ORDINAL_BITS = 16  # successors of one state: fewer than 65,536
@@ -94,6 +94,14 @@ class Partition:
         self.label_ids = {label: i for i, label in enumerate(self.labels)}
         # A compiled kernel's tables run as machine code where numba can (native.py).
         self.native = native_kernel(kernel, self.codec.width, canon is not None)
+        self.sent = Recent(self.native.words) if self.native is not None else None
+        # The property masks of projections met before, for machine code to check most new
+        # states (not for properties the compiled kernel evaluates on the whole state).
+        self.projections = (
+            Projections(kernel, self.native.words)
+            if self.native is not None and not kernel._general
+            else None
+        )
 
     # --- the three steps of a round ----------------------------------------------------------
     def expand(self, level: int, lo: int, hi: int) -> tuple[list[Batch], dict, dict, dict]:
@@ -152,16 +160,13 @@ class Partition:
         native, parts, kernel = self.native, self.parts, self.kernel
         fired_before = kernel.fired_counts()
         ranks, parent_fps, rows = self._state_rows(level, lo, hi)
-        succ, parent, ordinal, aids, fps = native.successors(rows)
+        # Successors come in key order: the first meeting of one is the one to send.
+        succ, parent, ordinal, aids, fps, changed = native.successors(rows, self.sent)
         names = tuple(kernel.action_labels)
-        changed = np.bincount(aids, minlength=256).tolist()
-        # Of several records of one fingerprint only the first (least key) can win: they come
-        # in key order, so np.unique's first index is the one to send.
-        _, first = np.unique(fps, return_index=True)
-        owner = fps[first] % np.uint64(parts)
+        owner = fps % np.uint64(parts)
         batches = []
         for j in range(parts):
-            mine = first[owner == j] if parts > 1 else first
+            mine = np.flatnonzero(owner == j) if parts > 1 else slice(None)
             batches.append(
                 Batch.fixed(
                     fps[mine], (ranks[parent[mine]] << ORDINAL_BITS) | ordinal[mine],
@@ -171,7 +176,7 @@ class Partition:
             )  # fmt: skip
         fired = _minus(kernel.fired_counts(), fired_before)
         self.own, batches[self.index] = batches[self.index], Batch.empty()
-        return batches, _named(changed, names), _named(fired, names), {}
+        return batches, _named(changed.tolist(), names), _named(fired, names), {}
 
     def _state_rows(self, level: int, lo: int, hi: int):
         """(ranks, fingerprints, rows) of this partition's states of ``level`` ranked in
@@ -209,13 +214,19 @@ class Partition:
         winners = order[first]  # per fingerprint, the least key
         fresh = winners[self.seen.add_new(batch.fps[winners])]
         fresh = fresh[np.argsort(batch.keys[fresh], kind="stable")]
-        new, blobs = batch.take(fresh)
+        new = batch.take(fresh)
         self.pending = (level, round_no, new)
+        if self.projections is not None:
+            rows = self.native.to_rows(new.blob, len(new))
+            check = np.flatnonzero(self.projections.unchecked(rows)).tolist()
+        else:
+            rows, check = None, range(len(new))
         violation, violations = None, {}
         violates, unpack, recent = self.kernel.violates, self.codec.unpack, self.recent
         remember = self.native is None  # the native kernel sends every first meeting
-        for i, packed in enumerate(blobs):
-            state = unpack(packed)
+        checked, states = [], []
+        for i in check:
+            state = unpack(new.state(i))
             if remember:
                 recent.add(state)  # it is stored: met again as a successor here, not sent
             if violates(state):
@@ -226,6 +237,11 @@ class Partition:
                     break
                 name = self.first_violated(state) if self.first_violated else None
                 violations.setdefault(name or "?", found)
+            elif rows is not None:
+                checked.append(i)
+                states.append(state)
+        if checked:
+            self.projections.learn(rows[checked], states)
         by_action = _named(np.bincount(new.aids, minlength=256).tolist(), self.labels)
         return Ingested(
             new.keys.copy(), violation, violations, by_action, set(self.kernel.witnessed),
