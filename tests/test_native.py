@@ -110,7 +110,7 @@ def test_recent_forgets_when_half_full_and_still_sends_each_new_state() -> None:
     states = reachable(kernel, True, 3000)
     rows = fast.to_rows(b"".join(st.to_bytes(width, "little") for st in states), len(states))
     every = set(fast.successors(rows)[4].tolist())
-    small = Recent(fast.words, slots=64)  # emptied many times over
+    small = Recent(fast.words, limit=64)  # emptied many times over
     sent = fast.successors(rows, small)[4].tolist()
     assert set(sent) == every and len(sent) > len(every)
 

@@ -189,6 +189,7 @@ class NativeKernel:
         rows = rows[:total]
         changed = np.bincount(aid, minlength=256)
         if recent is not None:
+            recent.reserve(len(rows))
             keep = _first_rows(rows, recent.rows, recent.used, recent.counts)
             rows, parent, ordinal, aid = rows[keep], parent[keep], ordinal[keep], aid[keep]
         if self.symmetric:
@@ -247,13 +248,37 @@ class Recent:
     """What one partition already sent, so that it sends each successor once: raw successors
     whole (so none is renamed twice, and no hash collision can hide a state) and
     representatives by fingerprint (the visited set's own identity). Each table is emptied
-    when half full: forgetting only costs sending a record again."""
+    when half full: forgetting only costs sending a record again. Tables start small and
+    grow (emptied) up to ``limit`` slots, so a small search touches little memory."""
 
-    def __init__(self, words: int, slots: int = 1 << 21) -> None:
-        self.rows = np.zeros((slots, words), dtype=np.uint64)
-        self.used = np.zeros(slots, dtype=np.uint8)
-        self.fps = np.zeros(2 * slots, dtype=np.uint64)  # 0: an empty slot (no fingerprint is 0)
+    def __init__(self, words: int, limit: int = 1 << 21, start: int = 1 << 12) -> None:
+        self.words, self.limit = words, limit
         self.counts = np.zeros(2, dtype=np.int64)  # rows held, fingerprints held
+        self.rows = np.zeros((0, words), dtype=np.uint64)
+        self.used = np.zeros(0, dtype=np.uint8)
+        self.fps = np.zeros(0, dtype=np.uint64)  # 0: an empty slot (no fingerprint is 0)
+        self._grow_rows(min(start, limit))
+        self._grow_fps(min(2 * start, 2 * limit))
+
+    def reserve(self, n: int) -> None:
+        """Make room for ``n`` more entries in each table, as far as the limit allows."""
+        if len(self.used) < self.limit and 2 * (int(self.counts[0]) + n) > len(self.used):
+            self._grow_rows(min(self.limit, _power_of_two(2 * (int(self.counts[0]) + n))))
+        if len(self.fps) < 2 * self.limit and 2 * (int(self.counts[1]) + n) > len(self.fps):
+            self._grow_fps(min(2 * self.limit, _power_of_two(2 * (int(self.counts[1]) + n))))
+
+    def _grow_rows(self, slots: int) -> None:
+        self.rows = np.zeros((slots, self.words), dtype=np.uint64)
+        self.used = np.zeros(slots, dtype=np.uint8)
+        self.counts[0] = 0
+
+    def _grow_fps(self, slots: int) -> None:
+        self.fps = np.zeros(slots, dtype=np.uint64)
+        self.counts[1] = 0
+
+
+def _power_of_two(n: int) -> int:
+    return 1 << max(0, n - 1).bit_length()
 
 
 def _bounds(start: np.ndarray, total: int) -> np.ndarray:
@@ -590,16 +615,20 @@ class Projections:
     of messages whose presence breaks one, as compiled.py's property cache has it, kept
     here so that a state is checked by machine code. Emptied when half full."""
 
-    def __init__(self, kernel, words: int, slots: int = 1 << 20) -> None:
-        self.kernel = kernel
+    def __init__(self, kernel, words: int, limit: int = 1 << 20, start: int = 1 << 12) -> None:
+        self.kernel, self.words, self.limit = kernel, words, limit
         self.mask = np.array(
             _as_words(((1 << (64 * words)) - 1) & ~kernel.net_mask, words), dtype=np.uint64
         )
-        self.rows = np.zeros((slots, words), dtype=np.uint64)
-        self.bad = np.zeros((slots, words), dtype=np.uint64)
-        self.used = np.zeros(slots, dtype=np.uint8)
         self.counts = np.zeros(1, dtype=np.int64)
         self._none = np.zeros((0, words), dtype=np.uint64)
+        self._grow(min(start, limit))
+
+    def _grow(self, slots: int) -> None:
+        self.rows = np.zeros((slots, self.words), dtype=np.uint64)
+        self.bad = np.zeros((slots, self.words), dtype=np.uint64)
+        self.used = np.zeros(slots, dtype=np.uint8)
+        self.counts[0] = 0
 
     def unchecked(self, rows: np.ndarray) -> np.ndarray:
         """Which of ``rows`` the kernel must check one by one (``violates``)."""
@@ -612,6 +641,9 @@ class Projections:
         masks = [k._property_cache.get(st >> k.net_bits) for st in states]
         keep = [i for i, m in enumerate(masks) if m is not None and m >= 0]
         if keep:
+            held = int(self.counts[0]) + len(keep)
+            if len(self.used) < self.limit and 2 * held > len(self.used):
+                self._grow(min(self.limit, _power_of_two(2 * held)))
             words = rows.shape[1]
             learn = np.array([_as_words(masks[i], words) for i in keep], dtype=np.uint64)
             subset = np.ascontiguousarray(rows[keep])
