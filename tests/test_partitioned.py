@@ -194,23 +194,26 @@ class Grid(Model):
 """
 
 
-@pytest.mark.parametrize("case", ["ok", "violation"])
+@pytest.mark.parametrize("case", ["ok", "violation", "python then native"])
 def test_sigkill_at_any_moment_then_resume_gives_the_uninterrupted_result(tmp_path, case):
-    if case == "ok":
+    """``python then native``: a run of the Python kernel (ELECTKIT_NATIVE=0) resumed by
+    the native one, which stores the same states under the same fingerprints."""
+    if case != "violation":
         check = CHECK
     else:  # a violation 27 levels down, in rounds of 20 states
         (tmp_path / "grid.py").write_text(GRID)
         check = [ELECTKIT, "check", "--spec", f"{tmp_path / 'grid.py'}:Grid", "--json", "--quiet"]
     plain = subprocess.run(check, capture_output=True, text=True, timeout=300)
-    assert plain.returncode == (0 if case == "ok" else 1), plain.stderr
+    assert plain.returncode == (1 if case == "violation" else 0), plain.stderr
     expected = _counts(_json(plain.stdout))
     run = tmp_path / "run"
-    args = [*check, "--workers", "2", "--round-size", "500" if case == "ok" else "20"]
+    args = [*check, "--workers", "2", "--round-size", "20" if case == "violation" else "500"]
     proc = subprocess.Popen(
         [*args, "--checkpoint", str(run), "--stats", str(tmp_path / "stats.jsonl")],
         stdout=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        env={**os.environ, "ELECTKIT_NATIVE": "0"} if case == "python then native" else None,
     )
     deadline = time.monotonic() + 120
     manifest = run / "manifest.json"
