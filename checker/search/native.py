@@ -54,7 +54,7 @@ def native_kernel(kernel, width: int, symmetric: bool):
     made = None
     if _runs(kernel, width, symmetric):
         made = NativeKernel(kernel, width, symmetric)
-        made.successors(np.zeros((0, made.words), dtype=np.uint64))  # compile, or load
+        made.warm_up()
     kernel._native = {**cached, symmetric: made}
     return made
 
@@ -216,6 +216,22 @@ class NativeKernel:
         for i, times in enumerate(fired.tolist()):
             k.receive_fired[i] += times
         return rows, parent, ordinal, aid, fps, changed
+
+    def warm_up(self) -> None:
+        """Compile (or load from numba's cache) every function a partition calls, once, here:
+        forked workers inherit them instead of each loading its own."""
+        none = np.zeros((0, self.words), dtype=np.uint64)
+        self.successors(none, Recent(self.words, limit=16))
+        if not self.kernel._general:
+            projections = Projections(self.kernel, self.words, limit=16)
+            projections.unchecked(none)
+            _unchecked(
+                none, projections.mask, projections.rows, projections.used, projections.bad,
+                projections.counts, none,
+            )  # fmt: skip
+        keys, fps = np.zeros(16, dtype=np.uint64), np.zeros(0, dtype=np.uint64)
+        table_find(keys, fps, np.zeros(0, dtype=bool))
+        table_insert(keys, fps)
 
     def to_rows(self, blob: bytes, count: int) -> np.ndarray:
         """``count`` packed states of ``width`` bytes each, back to back, as ``(count, W)``."""
