@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 import xxhash
 
-from checker.search import native
+from checker.search import xxh3
 from checker.search.batch import codec_for
 from checker.search.compiled import compile_actor_model
 from checker.search.explore import explore
-from checker.search.native import NativeKernel, Recent, native_kernel
+from checker.search.native import NativeKernel, native_kernel
+from checker.search.native_sets import Recent
 from spec.raft_election import VARIANTS, RaftElection
 
 
@@ -36,14 +37,14 @@ def reachable(kernel, symmetric: bool, limit: int) -> list[int]:
 
 def test_xxh3_equals_xxhash_for_every_length_it_takes() -> None:
     rng = random.Random(7)
-    for length in range(native.MAX_HASHED_BYTES + 1):
+    for length in range(xxh3.MAX_HASHED_BYTES + 1):
         for _ in range(3):
             data = bytes(rng.getrandbits(8) for _ in range(length))
             words = max(1, -(-length // 8))
             row = np.zeros(words * 8, dtype=np.uint8)
             row[:length] = np.frombuffer(data, dtype=np.uint8)
             fps = np.empty(1, dtype=np.uint64)
-            native._fingerprints(row.view(np.uint64).reshape(1, -1), length, native.SECRET, fps)
+            xxh3.fingerprints(row.view(np.uint64).reshape(1, -1), length, xxh3.SECRET, fps)
             assert int(fps[0]) == (xxhash.xxh3_64_intdigest(data) or 1), length
 
 

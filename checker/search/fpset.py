@@ -29,12 +29,11 @@ from pathlib import Path
 import numpy as np
 import xxhash
 
-try:  # the same probing, as machine code (native.py); numpy's vectorized passes otherwise
-    from checker.search.native import njit as _njit
-    from checker.search.native import table_find, table_insert
-except ImportError:  # pragma: no cover
-    _njit = None
-NATIVE = _njit is not None and os.environ.get("ELECTKIT_NATIVE", "1") != "0"
+from checker.search.jit import njit
+from checker.search.native_sets import table_find, table_insert
+
+# The same probing as machine code (native_sets.py); numpy's vectorized passes without numba.
+NATIVE = njit is not None and os.environ.get("ELECTKIT_NATIVE", "1") != "0"
 
 SUBTABLES = 16
 SUB_SHIFT = np.uint64(60)  # the top 4 bits pick the table
