@@ -165,19 +165,24 @@ def test_a_failing_model_is_reported_with_action_state_and_path(tmp_path, cls, n
 
 
 @pytest.mark.parametrize("workers", ["1", "2"])
-def test_interrupt_stops_cleanly_with_what_was_explored(workers):
+def test_interrupt_stops_cleanly_with_what_was_explored(workers, tmp_path):
     import signal
     import time
 
+    stats = tmp_path / "stats.jsonl"
     proc = subprocess.Popen(
-        [ELECTKIT, "check", "--servers", "4", "--max-term", "3", "--json", "--workers", workers],
+        [ELECTKIT, "check", "--servers", "4", "--max-term", "3", "--json", "--workers", workers,
+         "--stats", str(stats)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         cwd=ROOT,
         start_new_session=True,
-    )
-    time.sleep(4)
+    )  # fmt: skip
+    # Interrupted mid-search, not while starting (numba compiles on a fresh checkout).
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and _text(stats).count('"level"') < 5:
+        time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGINT)  # as a terminal does: to the whole process group
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
@@ -188,6 +193,13 @@ def test_interrupt_stops_cleanly_with_what_was_explored(workers):
     for counts in result["coverage"].values():
         assert counts["enabled"] >= counts["changed"]
     assert result["generated_states"] > result["distinct_states"]
+
+
+def _text(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError:
+        return ""
 
 
 def test_vacuous_bound_exits_4_without_a_trace(tmp_path):
