@@ -10,7 +10,6 @@ got (states generated, distinct states, queue). Ends with one JSON line.
 
 from __future__ import annotations
 
-import _thread
 import argparse
 import json
 import re
@@ -19,9 +18,11 @@ import threading
 import time
 from pathlib import Path
 
+import psutil
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from tlc import run_tlc  # noqa: E402
+from tlc import TlcError, run_tlc  # noqa: E402
 
 PROGRESS = re.compile(
     r"Progress\((\d+)\) at .*?: ([\d,]+) states generated.*?, ([\d,]+) distinct states found"
@@ -50,7 +51,16 @@ def main() -> int:
             )  # fmt: skip
             print(json.dumps(last), flush=True)
 
-    timer = threading.Timer(args.limit, _thread.interrupt_main)
+    stopped = threading.Event()
+
+    def stop() -> None:
+        # TLC's java is this process's child; the main thread is blocked waiting for it, so
+        # an interrupt would not reach it (it did not, once): end the child instead.
+        stopped.set()
+        for child in psutil.Process().children(recursive=True):
+            child.terminate()
+
+    timer = threading.Timer(args.limit, stop)
     timer.start()
     try:
         result = run_tlc(
@@ -58,7 +68,9 @@ def main() -> int:
             jvm_flags=("-XX:+UseParallelGC", f"-Xmx{args.heap}"), on_line=on_line,
         )  # fmt: skip
         outcome = {"finished": True, **result}
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, TlcError) as exc:
+        if isinstance(exc, TlcError) and not stopped.is_set():
+            raise
         outcome = {"finished": False, "stopped_after": args.limit, "last_progress": last}
     finally:
         timer.cancel()
