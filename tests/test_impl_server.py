@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import shutil
 import socket
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,6 +24,20 @@ from impl.storage import VoteStore
 from impl.wire import REASONS, Codec
 
 KEY = b"s" * 32
+
+
+@contextlib.contextmanager
+def _peers(count: int) -> Iterator[list[socket.socket]]:
+    """``count`` non-blocking UDP sockets on loopback ports, standing in for other nodes."""
+    with contextlib.ExitStack() as stack:
+        peers = [
+            stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
+            for _ in range(count)
+        ]
+        for peer in peers:
+            peer.bind(("127.0.0.1", 0))
+            peer.setblocking(False)
+        yield peers
 
 
 def _config(tmp: Path, node_id: int, ports: dict[int, int], **kw: object) -> ServerConfig:
@@ -175,13 +191,12 @@ def test_no_message_leaves_after_a_failed_save_even_one_already_queued(tmp_path:
     handled, or the node would answer from a term its disk never saw."""
 
     async def main() -> None:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as peer2, \
-                socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as peer3:
-            for peer in (peer2, peer3):
-                peer.bind(("127.0.0.1", 0))
-                peer.setblocking(False)
-            ports = {1: free_port(socket.SOCK_DGRAM), 2: peer2.getsockname()[1],
-                     3: peer3.getsockname()[1]}
+        with _peers(2) as (peer2, peer3):
+            ports = {
+                1: free_port(socket.SOCK_DGRAM),
+                2: peer2.getsockname()[1],
+                3: peer3.getsockname()[1],
+            }
             config = _config(tmp_path, 1, ports, status_port=None, election_timeout=(60.0, 60.0))
             server = ElectionServer(config)
             await server.start()
@@ -228,8 +243,12 @@ def test_config_boundaries(tmp_path: Path) -> None:
     # the edges that are accepted
     assert _config(tmp_path, 1, {1: 1}, key=b"k" * 16).key == b"k" * 16
     assert _config(tmp_path, 1, {1: 1}, election_timeout=(0.2, 0.2)).election_timeout == (0.2, 0.2)
-    assert _config(tmp_path, 1, {1: 1}, heartbeat_interval=0.5,
-                   election_timeout=(0.6, 0.9)).heartbeat_interval == 0.5
+    assert (
+        _config(
+            tmp_path, 1, {1: 1}, heartbeat_interval=0.5, election_timeout=(0.6, 0.9)
+        ).heartbeat_interval
+        == 0.5
+    )
     assert not _config(tmp_path, 1, {1: 1}, status_host="0.0.0.0").fault_injection  # noqa: S104
     assert _config(tmp_path, 1, {1: 1}, fault_injection=True, status_host="::1").fault_injection
 
@@ -253,8 +272,7 @@ def test_unstarted_server_answers_plainly(tmp_path: Path) -> None:
 def test_stop_cancels_timers_and_closes_everything(tmp_path: Path) -> None:
     async def main() -> None:
         ports = {1: free_port(socket.SOCK_DGRAM), 2: free_port(socket.SOCK_DGRAM)}
-        config = _config(tmp_path, 1, ports, election_timeout=(0.05, 0.1),
-                         heartbeat_interval=0.01)
+        config = _config(tmp_path, 1, ports, election_timeout=(0.05, 0.1), heartbeat_interval=0.01)
         before = _fds()
         server = ElectionServer(config)
         await server.start()
@@ -270,8 +288,9 @@ def test_stop_cancels_timers_and_closes_everything(tmp_path: Path) -> None:
         assert _fds() == before
         # the data directory is free: a new server on it starts in this very loop, with its
         # socket on the descriptor the old one had, and elects itself
-        single = _config(tmp_path, 1, {1: ports[1]}, election_timeout=(0.05, 0.1),
-                         heartbeat_interval=0.01)
+        single = _config(
+            tmp_path, 1, {1: ports[1]}, election_timeout=(0.05, 0.1), heartbeat_interval=0.01
+        )
         again = ElectionServer(single)
         await again.start()
         try:
@@ -290,8 +309,9 @@ def test_stop_cancels_timers_and_closes_everything(tmp_path: Path) -> None:
 def test_a_leader_stops_its_heartbeat_timer_too(tmp_path: Path) -> None:
     async def main() -> None:
         ports = {1: free_port(socket.SOCK_DGRAM)}
-        server = ElectionServer(_config(tmp_path, 1, ports, election_timeout=(0.02, 0.03),
-                                        heartbeat_interval=0.01))
+        server = ElectionServer(
+            _config(tmp_path, 1, ports, election_timeout=(0.02, 0.03), heartbeat_interval=0.01)
+        )
         await server.start()
         await _until(server.is_leader, 5)
         await asyncio.sleep(0.03)
@@ -314,8 +334,9 @@ def test_start_on_a_taken_port_fails_and_leaves_nothing_open(tmp_path: Path, tak
                 holder.listen()
             port = holder.getsockname()[1]
             udp = port if taken == "udp" else free_port(socket.SOCK_DGRAM)
-            config = _config(tmp_path, 1, {1: udp, 2: 1},
-                             status_port=port if taken == "status" else 0)
+            config = _config(
+                tmp_path, 1, {1: udp, 2: 1}, status_port=port if taken == "status" else 0
+            )
             before = _fds()
             server = ElectionServer(config)
             with pytest.raises(ConfigError) as refused:
@@ -358,9 +379,23 @@ def test_start_error_is_one_line_and_exit_2(tmp_path: Path) -> None:
         holder.bind(("127.0.0.1", 0))
         port = holder.getsockname()[1]
         run = subprocess.run(
-            [electkit, "node", "--id", "1", "--peer", f"1=127.0.0.1:{port}", "--peer",
-             "2=127.0.0.1:1", "--data-dir", str(tmp_path / "d"), "--key-file", str(key)],
-            capture_output=True, text=True, timeout=30,
+            [
+                electkit,
+                "node",
+                "--id",
+                "1",
+                "--peer",
+                f"1=127.0.0.1:{port}",
+                "--peer",
+                "2=127.0.0.1:1",
+                "--data-dir",
+                str(tmp_path / "d"),
+                "--key-file",
+                str(key),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
         )
     assert run.returncode == 2, run.stderr
     lines = run.stderr.strip().splitlines()
@@ -370,8 +405,11 @@ def test_start_error_is_one_line_and_exit_2(tmp_path: Path) -> None:
 
 def test_receive_buffer_is_deepened(tmp_path: Path) -> None:
     async def main() -> None:
-        server = ElectionServer(_config(tmp_path, 1, {1: free_port(socket.SOCK_DGRAM), 2: 1},
-                                        election_timeout=(60.0, 60.0)))
+        server = ElectionServer(
+            _config(
+                tmp_path, 1, {1: free_port(socket.SOCK_DGRAM), 2: 1}, election_timeout=(60.0, 60.0)
+            )
+        )
         await server.start()
         try:
             with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as plain:
@@ -390,8 +428,12 @@ def test_given_rng_draws_the_timeouts(tmp_path: Path) -> None:
     async def main() -> None:
         rng = random.Random(7)
         state = rng.getstate()
-        server = ElectionServer(_config(tmp_path, 1, {1: free_port(socket.SOCK_DGRAM), 2: 1},
-                                        election_timeout=(60.0, 61.0)), rng=rng)
+        server = ElectionServer(
+            _config(
+                tmp_path, 1, {1: free_port(socket.SOCK_DGRAM), 2: 1}, election_timeout=(60.0, 61.0)
+            ),
+            rng=rng,
+        )
         await server.start()
         try:
             assert rng.getstate() != state  # the first timeout came from this rng
@@ -413,15 +455,22 @@ def test_counters_and_partitions_match_the_event_log(tmp_path: Path) -> None:
     send-error; every datagram it gets is counted once: received or dropped with its reason."""
 
     async def main() -> None:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as peer2, \
-                socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as peer3:
-            for peer in (peer2, peer3):
-                peer.bind(("127.0.0.1", 0))
-                peer.setblocking(False)
-            ports = {1: free_port(socket.SOCK_DGRAM), 2: peer2.getsockname()[1],
-                     3: peer3.getsockname()[1], 4: 0}  # port 0: every send to 4 fails
-            config = _config(tmp_path, 1, ports, status_port=None, log_idle=True,
-                             election_timeout=(0.03, 0.05), heartbeat_interval=0.01)
+        with _peers(2) as (peer2, peer3):
+            ports = {
+                1: free_port(socket.SOCK_DGRAM),
+                2: peer2.getsockname()[1],
+                3: peer3.getsockname()[1],
+                4: 0,
+            }  # port 0: every send to 4 fails
+            config = _config(
+                tmp_path,
+                1,
+                ports,
+                status_port=None,
+                log_idle=True,
+                election_timeout=(0.03, 0.05),
+                heartbeat_interval=0.01,
+            )
             server = ElectionServer(config)
             await server.start()
             server.partition({3})
@@ -432,8 +481,13 @@ def test_counters_and_partitions_match_the_event_log(tmp_path: Path) -> None:
             peer3.sendto(codec.encode(Heartbeat(0, 3, 1)), to_server)  # from a blocked peer
             peer2.sendto(codec.encode(Heartbeat(0, 2, 1)), to_server)  # stale, but delivered
             counters = server.counters
-            await _until(lambda: counters.received == 1 and sum(counters.dropped.values()) >= 3
-                         and server.term >= 3)
+            await _until(
+                lambda: (
+                    counters.received == 1
+                    and sum(counters.dropped.values()) >= 3
+                    and server.term >= 3
+                )
+            )
             await server.stop()
             delivered = 0
             while True:
@@ -469,9 +523,16 @@ def test_denied_requests_do_not_hold_off_a_timeout(tmp_path: Path) -> None:
             peer2.bind(("127.0.0.1", 0))
             ports = {1: free_port(socket.SOCK_DGRAM), 2: peer2.getsockname()[1], 3: 1}
             VoteStore(tmp_path / "n1").save(Durable(5, None))
-            server = ElectionServer(_config(tmp_path, 1, ports, status_port=None,
-                                            election_timeout=(0.2, 0.25),
-                                            heartbeat_interval=0.01))
+            server = ElectionServer(
+                _config(
+                    tmp_path,
+                    1,
+                    ports,
+                    status_port=None,
+                    election_timeout=(0.2, 0.25),
+                    heartbeat_interval=0.01,
+                )
+            )
             await server.start()
             stale = Codec("t", KEY, ports).encode(RequestVote(1, 2, 1))
             try:
@@ -496,8 +557,17 @@ def test_timers_follow_the_role_and_elections_go_on(tmp_path: Path) -> None:
     async def main() -> None:
         ports = {i: free_port(socket.SOCK_DGRAM) for i in (1, 2, 3)}
         servers = {
-            i: ElectionServer(_config(tmp_path, i, ports, status_port=None, log_idle=True,
-                                      election_timeout=(0.15, 0.3), heartbeat_interval=0.03))
+            i: ElectionServer(
+                _config(
+                    tmp_path,
+                    i,
+                    ports,
+                    status_port=None,
+                    log_idle=True,
+                    election_timeout=(0.15, 0.3),
+                    heartbeat_interval=0.03,
+                )
+            )
             for i in ports
         }
         for server in servers.values():
@@ -563,8 +633,9 @@ def _post(path: str, body: bytes, auth: bytes | None = None) -> bytes:
 def test_status_and_admin_endpoints(tmp_path: Path) -> None:
     async def main() -> None:
         ports = {1: free_port(socket.SOCK_DGRAM), 2: 1, 3: 2}
-        server = ElectionServer(_config(tmp_path, 1, ports, fault_injection=True,
-                                        election_timeout=(60.0, 60.0)))
+        server = ElectionServer(
+            _config(tmp_path, 1, ports, fault_injection=True, election_timeout=(60.0, 60.0))
+        )
         await server.start()
         port = server.status_port
         assert port is not None
@@ -572,29 +643,39 @@ def test_status_and_admin_endpoints(tmp_path: Path) -> None:
         try:
             code, body = await _http(port, b"GET /status?x=1 HTTP/1.1\r\n\r\n")
             assert code == 200 and body["id"] == 1 and body["role"] == "follower"
-            assert set(body) >= {"term", "voted_for", "leader", "pid", "received", "sent",
-                                 "dropped", "blocked"}
+            assert set(body) >= {
+                "term",
+                "voted_for",
+                "leader",
+                "pid",
+                "received",
+                "sent",
+                "dropped",
+                "blocked",
+            }
             assert (await _http(port, b"GET /status HTTP/1.1 and more\r\n\r\n"))[0] == 200
             assert (await _http(port, _post("/status", b"")))[0] == 405
             assert (await _http(port, b"GET /admin/partition HTTP/1.1\r\n\r\n"))[0] == 405
             assert (await _http(port, b"GET /nope HTTP/1.1\r\n\r\n"))[0] == 404
             assert (await _http(port, b"nonsense\r\n\r\n"))[0] == 400
             assert (await _http(port, b"GET /status HTTP/1.1\r\nContent-Length: -1\r\n\r\n"))[
-                0] == 400
+                0
+            ] == 400
             drop = b'{"drop": [2]}'
             assert (await _http(port, _post("/admin/partition", drop)))[0] == 401
             assert (await _http(port, _post("/admin/partition", drop, b"\xe9" + key)))[0] == 401
             assert (await _http(port, _post("/admin/partition", drop, b"00" * 32)))[0] == 401
             assert server.status()["blocked"] == []
-            assert await _http(port, _post("/admin/partition", drop, key)) == (200,
-                                                                               {"blocked": [2]})
+            assert await _http(port, _post("/admin/partition", drop, key)) == (
+                200,
+                {"blocked": [2]},
+            )
             assert server.status()["blocked"] == [2]
             for bad in (b"not json", b'{"drop": [9]}', b'{"drop": ["x"]}', b"[2]"):
                 code, body = await _http(port, _post("/admin/partition", bad, key))
                 assert code == 400 and "expected" in body["error"], bad
             assert server.status()["blocked"] == [2]
-            assert await _http(port, _post("/admin/partition", b"", key)) == (200,
-                                                                              {"blocked": []})
+            assert await _http(port, _post("/admin/partition", b"", key)) == (200, {"blocked": []})
         finally:
             await server.stop()
 
@@ -605,8 +686,11 @@ def test_request_size_limits(tmp_path: Path) -> None:
     from impl.server import _MAX_REQUEST
 
     async def main() -> None:
-        server = ElectionServer(_config(tmp_path, 1, {1: free_port(socket.SOCK_DGRAM), 2: 1},
-                                        election_timeout=(60.0, 60.0)))
+        server = ElectionServer(
+            _config(
+                tmp_path, 1, {1: free_port(socket.SOCK_DGRAM), 2: 1}, election_timeout=(60.0, 60.0)
+            )
+        )
         await server.start()
         port = server.status_port
         assert port is not None

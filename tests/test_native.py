@@ -35,6 +35,16 @@ def reachable(kernel, symmetric: bool, limit: int) -> list[int]:
     return states[:limit]
 
 
+def native_and_rows(servers: int, max_term: int, limit: int) -> tuple[NativeKernel, np.ndarray]:
+    """A symmetric native kernel and up to ``limit`` reachable states as its rows."""
+    kernel = compile_actor_model(RaftElection(servers=servers, max_term=max_term), True)
+    width = codec_for(kernel).width
+    fast = NativeKernel(kernel, width, True)
+    states = reachable(kernel, True, limit)
+    blob = b"".join(st.to_bytes(width, "little") for st in states)
+    return fast, fast.to_rows(blob, len(states))
+
+
 def test_xxh3_equals_xxhash_for_every_length_it_takes() -> None:
     rng = random.Random(7)
     for length in range(xxh3.MAX_HASHED_BYTES + 1):
@@ -85,12 +95,7 @@ def test_successors_are_the_python_kernels(servers: int, max_term: int, symmetri
 
 
 def test_recent_sends_the_first_meeting_of_each_fingerprint_once() -> None:
-    model = RaftElection(servers=3, max_term=2)
-    kernel = compile_actor_model(model, True)
-    width = codec_for(kernel).width
-    fast = NativeKernel(kernel, width, True)
-    states = reachable(kernel, True, 3000)
-    rows = fast.to_rows(b"".join(st.to_bytes(width, "little") for st in states), len(states))
+    fast, rows = native_and_rows(3, 2, 3000)
     every = fast.successors(rows)
     _, first = np.unique(every[4], return_index=True)
     first.sort()
@@ -104,12 +109,7 @@ def test_recent_sends_the_first_meeting_of_each_fingerprint_once() -> None:
 
 
 def test_recent_forgets_when_half_full_and_still_sends_each_new_state() -> None:
-    model = RaftElection(servers=3, max_term=2)
-    kernel = compile_actor_model(model, True)
-    width = codec_for(kernel).width
-    fast = NativeKernel(kernel, width, True)
-    states = reachable(kernel, True, 3000)
-    rows = fast.to_rows(b"".join(st.to_bytes(width, "little") for st in states), len(states))
+    fast, rows = native_and_rows(3, 2, 3000)
     every = set(fast.successors(rows)[4].tolist())
     small = Recent(fast.words, limit=64)  # emptied many times over
     sent = fast.successors(rows, small)[4].tolist()
@@ -117,14 +117,11 @@ def test_recent_forgets_when_half_full_and_still_sends_each_new_state() -> None:
 
 
 def test_rows_round_trip_through_packed_bytes() -> None:
-    model = RaftElection(servers=4, max_term=2)
-    kernel = compile_actor_model(model, True)
-    width = codec_for(kernel).width
-    fast = NativeKernel(kernel, width, True)
-    states = reachable(kernel, True, 500)
-    blob = b"".join(st.to_bytes(width, "little") for st in states)
-    assert fast.words * 8 > width  # a state over more than one word: the case to get right
-    assert fast.to_blob(fast.to_rows(blob, len(states))) == blob
+    fast, rows = native_and_rows(4, 2, 500)
+    assert fast.width > 8  # a state over more than one word: the case to get right
+    blob = fast.to_blob(rows)
+    assert len(blob) == len(rows) * fast.width
+    assert np.array_equal(fast.to_rows(blob, len(rows)), rows)
 
 
 def test_the_partitioned_search_runs_native_and_agrees_with_python(monkeypatch) -> None:

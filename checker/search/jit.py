@@ -24,6 +24,12 @@ def jit(fn):
     return njit(cache=True, nogil=True)(fn) if njit is not None else fn
 
 
+def jit_inline(fn):
+    """:func:`jit`, and compiled into each caller: for small helpers of the hot loops, whose
+    call (arrays passed as structs, tuples returned) would otherwise cost more than they do."""
+    return njit(cache=True, nogil=True, inline="always")(fn) if njit is not None else fn
+
+
 @jit
 def get_bits(st, off, nbits):
     word, shift = off // 64, off % 64

@@ -27,16 +27,14 @@ from checker.search.native_sets import (
     Projections,
     Recent,
     _as_words,
-    _first_fps,
-    _first_rows,
-    _unchecked,
+    first_fps,
+    first_rows,
     table_find,
     table_insert,
 )
-from checker.search.native_symmetry import canonical_all
+from checker.search.native_symmetry import CHUNK_BITS, canonical_all
 from checker.search.xxh3 import MAX_HASHED_BYTES, SECRET, fingerprints
 
-CHUNK_BITS = 12  # as compiled.py: permutation tables over 12-bit chunks of the low bits
 MAX_TABLE_BYTES = 512 << 20  # symmetry tables past this size: the Python kernel instead
 
 
@@ -105,10 +103,8 @@ class NativeKernel:
                     r_entry.append(_as_words(entry, w))
             l_start[s, locals_count] = len(l_aid)
             r_start[s, locals_count] = len(r_aid)
-        # Entries of server s, local li: l_start[s, li] to the next li's start, which is the
-        # next row's first for the last li; rows are laid out server after server.
-        self.l_bounds = _bounds(l_start, len(l_aid))
-        self.r_bounds = _bounds(r_start, len(r_aid))
+        self.l_bounds = _bounds(l_start)
+        self.r_bounds = _bounds(r_start)
         self.l_aid = np.array(l_aid, dtype=np.uint8)
         self.l_entry = np.array(l_entry, dtype=np.uint64).reshape(-1, w)
         self.r_bit = np.array(r_bit, dtype=np.int64)
@@ -164,26 +160,23 @@ class NativeKernel:
         k = self.kernel
         hist = np.zeros((k.n_servers, len(k.uni.locals)), dtype=np.int64)
         fired = np.zeros(len(k.kind_masks), dtype=np.int64)
-        counts = _count(
-            states, self.offsets, k.local_bits, self.keep, self.l_bounds, self.l_entry,
-            self.r_bounds, self.r_bit, self.r_entry,
-        )  # fmt: skip
-        total = int(counts.sum())
-        # One spare row: a transition's row is written before it is known to change the state.
-        rows = np.empty((total + 1, self.words), dtype=np.uint64)
-        parent = np.empty(total, dtype=np.int64)
-        ordinal = np.empty(total, dtype=np.int64)
-        aid = np.empty(total, dtype=np.uint8)
-        _expand(
+        # Room for every transition of every state, enabled or not: each is written before
+        # it is known to change the state.
+        room = _transitions(states, self.offsets, k.local_bits, self.l_bounds, self.r_bounds)
+        rows = np.empty((room, self.words), dtype=np.uint64)
+        parent = np.empty(room, dtype=np.int64)
+        ordinal = np.empty(room, dtype=np.int64)
+        aid = np.empty(room, dtype=np.uint8)
+        total = _expand(
             states, self.offsets, k.local_bits, self.keep, self.l_bounds, self.l_aid,
             self.l_entry, self.r_bounds, self.r_bit, self.r_aid, self.r_entry, self.kind_masks,
             hist, fired, rows, parent, ordinal, aid,
         )  # fmt: skip
-        rows = rows[:total]
+        rows, parent, ordinal, aid = rows[:total], parent[:total], ordinal[:total], aid[:total]
         changed = np.bincount(aid, minlength=256)
         if recent is not None:
             recent.reserve(len(rows))
-            keep = _first_rows(rows, recent.rows, recent.used, recent.counts)
+            keep = first_rows(rows, recent.rows, recent.used, recent.row_count)
             rows, parent, ordinal, aid = rows[keep], parent[keep], ordinal[keep], aid[keep]
         if self.symmetric:
             canonical_all(
@@ -193,7 +186,7 @@ class NativeKernel:
         fps = np.empty(len(rows), dtype=np.uint64)
         fingerprints(rows, self.width, SECRET, fps)
         if recent is not None:
-            keep = _first_fps(fps, recent.fps, recent.counts)
+            keep = first_fps(fps, recent.fps, recent.fp_count)
             rows, parent, ordinal, aid, fps = (
                 rows[keep],
                 parent[keep],
@@ -218,10 +211,7 @@ class NativeKernel:
         if not self.kernel._general:
             projections = Projections(self.kernel, self.words, limit=16)
             projections.unchecked(none)
-            _unchecked(
-                none, projections.mask, projections.rows, projections.used, projections.bad,
-                projections.counts, none,
-            )  # fmt: skip
+            projections.learn(none, [])
         keys, fps = np.zeros(16, dtype=np.uint64), np.zeros(0, dtype=np.uint64)
         table_find(keys, fps, np.zeros(0, dtype=bool))
         table_insert(keys, fps)
@@ -237,8 +227,9 @@ class NativeKernel:
         return np.ascontiguousarray(rows.view(np.uint8)[:, : self.width]).tobytes()
 
 
-def _bounds(start: np.ndarray, total: int) -> np.ndarray:
-    """(server, local) -> [first, last) entry index, from the per-row starts."""
+def _bounds(start: np.ndarray) -> np.ndarray:
+    """(server, local) -> [first, last) entry index, from each server's row of starts (one
+    more than its local states: the last is where its entries end)."""
     n, cols = start.shape
     bounds = np.zeros((n, cols - 1, 2), dtype=np.int64)
     bounds[:, :, 0] = start[:, :-1]
@@ -248,34 +239,25 @@ def _bounds(start: np.ndarray, total: int) -> np.ndarray:
 
 # --- successors --------------------------------------------------------------------------------
 @_jit
-def _count(states, offsets, local_bits, keep, l_bounds, l_entry, r_bounds, r_bit, r_entry):
-    """How many successors (changing transitions) each state has."""
-    n_states, w = states.shape
-    counts = np.zeros(n_states, dtype=np.int64)
-    nxt = np.empty(w, dtype=np.uint64)
-    for i in range(n_states):
-        st = states[i]
-        c = 0
+def _transitions(states, offsets, local_bits, l_bounds, r_bounds):
+    """How many table entries the states' local states name: a bound on their successors."""
+    total = 0
+    for i in range(states.shape[0]):
         for s in range(offsets.shape[0]):
-            li = get_bits(st, offsets[s], local_bits)
-            for j in range(l_bounds[s, li, 0], l_bounds[s, li, 1]):
-                same = True
-                for x in range(w):
-                    nxt[x] = (st[x] & keep[s, x]) | l_entry[j, x]
-                    same = same and nxt[x] == st[x]
-                if not same:
-                    c += 1
-            for j in range(r_bounds[s, li, 0], r_bounds[s, li, 1]):
-                b = r_bit[j]
-                if (st[b // 64] >> U64(b % 64)) & U64(1):
-                    same = True
-                    for x in range(w):
-                        nxt[x] = (st[x] & keep[s, x]) | r_entry[j, x]
-                        same = same and nxt[x] == st[x]
-                    if not same:
-                        c += 1
-        counts[i] = c
-    return counts
+            li = get_bits(states[i], offsets[s], local_bits)
+            total += l_bounds[s, li, 1] - l_bounds[s, li, 0]
+            total += r_bounds[s, li, 1] - r_bounds[s, li, 0]
+    return total
+
+
+@_jit
+def _apply(st, keep, entry, out):
+    """Write ``(st & keep) | entry`` to ``out``; whether it differs from ``st``."""
+    same = True
+    for x in range(st.shape[0]):
+        out[x] = (st[x] & keep[x]) | entry[x]
+        same = same and out[x] == st[x]
+    return not same
 
 
 @_jit
@@ -283,8 +265,8 @@ def _expand(
     states, offsets, local_bits, keep, l_bounds, l_aid, l_entry, r_bounds, r_bit, r_aid,
     r_entry, kind_masks, hist, fired, rows, parent, ordinal, aid,
 ):  # fmt: skip
-    """The successors of every state, in compiled.py's expand order (server by server: its
-    local actions, then its receives)."""
+    """Write the successors of every state, in compiled.py's expand order (server by
+    server: its local actions, then its receives); returns how many."""
     n_states, w = states.shape
     out = 0
     for i in range(n_states):
@@ -297,26 +279,16 @@ def _expand(
             li = get_bits(st, offsets[s], local_bits)
             hist[s, li] += 1
             for j in range(l_bounds[s, li, 0], l_bounds[s, li, 1]):
-                same = True
-                for x in range(w):
-                    rows[out, x] = (st[x] & keep[s, x]) | l_entry[j, x]
-                    same = same and rows[out, x] == st[x]
-                if not same:
-                    parent[out] = i
-                    ordinal[out] = o
-                    aid[out] = l_aid[j]
+                if _apply(st, keep[s], l_entry[j], rows[out]):
+                    parent[out], ordinal[out], aid[out] = i, o, l_aid[j]
                     out += 1
                     o += 1
             for j in range(r_bounds[s, li, 0], r_bounds[s, li, 1]):
                 b = r_bit[j]
-                if (st[b // 64] >> U64(b % 64)) & U64(1):
-                    same = True
-                    for x in range(w):
-                        rows[out, x] = (st[x] & keep[s, x]) | r_entry[j, x]
-                        same = same and rows[out, x] == st[x]
-                    if not same:
-                        parent[out] = i
-                        ordinal[out] = o
-                        aid[out] = r_aid[j]
-                        out += 1
-                        o += 1
+                if (st[b // 64] >> U64(b % 64)) & U64(1) and _apply(
+                    st, keep[s], r_entry[j], rows[out]
+                ):
+                    parent[out], ordinal[out], aid[out] = i, o, r_aid[j]
+                    out += 1
+                    o += 1
+    return out

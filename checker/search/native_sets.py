@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from checker.search.jit import M32, U64
+from checker.search.jit import M32, U64, jit_inline
 from checker.search.jit import jit as _jit
 
 
 def _as_words(value: int, words: int) -> list[int]:
     return [(value >> (64 * w)) & 0xFFFFFFFFFFFFFFFF for w in range(words)]
+
+
+GOLDEN = np.uint64(0x9E3779B97F4A7C15)  # multiplicative hashing's constant (2^64 / golden ratio)
 
 
 class Recent:
@@ -30,136 +33,136 @@ class Recent:
 
     def __init__(self, words: int, limit: int = 1 << 21, start: int = 1 << 12) -> None:
         self.words, self.limit = words, limit
-        self.counts = np.zeros(2, dtype=np.int64)  # rows held, fingerprints held
-        self.rows = np.zeros((0, words), dtype=np.uint64)
-        self.used = np.zeros(0, dtype=np.uint8)
-        self.fps = np.zeros(0, dtype=np.uint64)  # 0: an empty slot (no fingerprint is 0)
+        self.row_count = np.zeros(1, dtype=np.int64)  # held in rows / in fps: updated by
+        self.fp_count = np.zeros(1, dtype=np.int64)  # first_rows and first_fps
         self._grow_rows(min(start, limit))
         self._grow_fps(min(2 * start, 2 * limit))
 
     def reserve(self, n: int) -> None:
         """Make room for ``n`` more entries in each table, as far as the limit allows."""
-        if len(self.used) < self.limit and 2 * (int(self.counts[0]) + n) > len(self.used):
-            self._grow_rows(min(self.limit, _power_of_two(2 * (int(self.counts[0]) + n))))
-        if len(self.fps) < 2 * self.limit and 2 * (int(self.counts[1]) + n) > len(self.fps):
-            self._grow_fps(min(2 * self.limit, _power_of_two(2 * (int(self.counts[1]) + n))))
+        slots = _grown(len(self.used), int(self.row_count[0]) + n, self.limit)
+        if slots:
+            self._grow_rows(slots)
+        slots = _grown(len(self.fps), int(self.fp_count[0]) + n, 2 * self.limit)
+        if slots:
+            self._grow_fps(slots)
 
     def _grow_rows(self, slots: int) -> None:
         self.rows = np.zeros((slots, self.words), dtype=np.uint64)
         self.used = np.zeros(slots, dtype=np.uint8)
-        self.counts[0] = 0
+        self.row_count[0] = 0
 
     def _grow_fps(self, slots: int) -> None:
-        self.fps = np.zeros(slots, dtype=np.uint64)
-        self.counts[1] = 0
+        self.fps = np.zeros(slots, dtype=np.uint64)  # 0: an empty slot (no fingerprint is 0)
+        self.fp_count[0] = 0
 
 
-def _power_of_two(n: int) -> int:
-    return 1 << max(0, n - 1).bit_length()
+def _grown(slots: int, held: int, limit: int) -> int:
+    """The size to grow a table of ``slots`` to so that ``held`` entries fill at most half
+    of it (at most ``limit``), or 0 if it need not (or cannot) grow."""
+    if slots >= limit or 2 * held <= slots:
+        return 0
+    return min(limit, 1 << max(0, 2 * held - 1).bit_length())
+
+
+@jit_inline
+def _slot(table, used, row):
+    """Where ``row`` is in the open-addressing ``table`` (rows compared whole), or the free
+    slot where it would go; and whether it is there."""
+    slots, w = table.shape
+    h = U64(0)
+    for x in range(w):
+        h = (h ^ row[x]) * GOLDEN
+        h ^= h >> U64(29)
+    at = np.int64(h % U64(slots))
+    while used[at]:
+        same = True
+        for x in range(w):
+            if table[at, x] != row[x]:
+                same = False
+                break
+        if same:
+            return at, True
+        at = at + 1 if at + 1 < slots else 0
+    return at, False
 
 
 @_jit
-def _first_rows(rows, table, used, counts):
-    """Which rows were not in ``table`` (and are now): open addressing, rows compared whole."""
-    slots, w = table.shape
+def first_rows(rows, table, used, count):
+    """Which rows were not in ``table`` (and are now)."""
     keep = np.zeros(rows.shape[0], dtype=np.bool_)
     for r in range(rows.shape[0]):
-        if 2 * counts[0] >= slots:
+        if 2 * count[0] >= table.shape[0]:
             used[:] = 0
-            counts[0] = 0
-        h = U64(0)
-        for x in range(w):
-            h = (h ^ rows[r, x]) * U64(0x9E3779B97F4A7C15)
-            h ^= h >> U64(29)
-        at = np.int64(h % U64(slots))
-        while True:
-            if used[at] == 0:
-                used[at] = 1
-                for x in range(w):
-                    table[at, x] = rows[r, x]
-                counts[0] += 1
-                keep[r] = True
-                break
-            same = True
-            for x in range(w):
-                if table[at, x] != rows[r, x]:
-                    same = False
-                    break
-            if same:
-                break
-            at = at + 1 if at + 1 < slots else 0
+            count[0] = 0
+        at, found = _slot(table, used, rows[r])
+        if not found:
+            used[at] = 1
+            for x in range(rows.shape[1]):  # not table[at] = rows[r]: 3x slower in numba
+                table[at, x] = rows[r, x]
+            count[0] += 1
+            keep[r] = True
     return keep
 
 
 @_jit
-def _first_fps(fps, table, counts):
+def first_fps(fps, table, count):
     """Which fingerprints were not in ``table`` (and are now)."""
     slots = table.shape[0]
     keep = np.zeros(fps.shape[0], dtype=np.bool_)
     for r in range(fps.shape[0]):
-        if 2 * counts[1] >= slots:
+        if 2 * count[0] >= slots:
             table[:] = 0
-            counts[1] = 0
+            count[0] = 0
         f = fps[r]
-        at = np.int64((f * U64(0x9E3779B97F4A7C15)) % U64(slots))
-        while True:
-            here = table[at]
-            if here == U64(0):
-                table[at] = f
-                counts[1] += 1
-                keep[r] = True
-                break
-            if here == f:
-                break
+        at = np.int64((f * GOLDEN) % U64(slots))
+        while table[at] != U64(0) and table[at] != f:
             at = at + 1 if at + 1 < slots else 0
+        if table[at] == U64(0):
+            table[at] = f
+            count[0] += 1
+            keep[r] = True
     return keep
 
 
 @_jit
-def _unchecked(rows, mask, table, used, bad, counts, learn):
+def _unchecked(rows, mask, table, used, bad):
     """Which rows need their properties checked one by one: those whose projection (the
-    row under ``mask``) is not in ``table``, or holds a message its ``bad`` mask names. With
-    ``learn``, rows whose projection is new are added, with their ``bad`` masks from
-    ``learn_bad`` rows instead (see :meth:`Projections.learn`)."""
-    slots, w = table.shape
+    row under ``mask``) is not in ``table``, or holds a message its ``bad`` mask names."""
     needs = np.zeros(rows.shape[0], dtype=np.bool_)
-    proj = np.empty(w, dtype=np.uint64)
+    proj = np.empty(rows.shape[1], dtype=np.uint64)
     for r in range(rows.shape[0]):
-        h = U64(0)
-        for x in range(w):
-            proj[x] = rows[r, x] & mask[x]
-            h = (h ^ proj[x]) * U64(0x9E3779B97F4A7C15)
-            h ^= h >> U64(29)
-        at = np.int64(h % U64(slots))
-        found = False
-        while used[at]:
-            same = True
-            for x in range(w):
-                if table[at, x] != proj[x]:
-                    same = False
-                    break
-            if same:
-                found = True
-                break
-            at = at + 1 if at + 1 < slots else 0
+        row = rows[r]
+        for x in range(row.shape[0]):
+            proj[x] = row[x] & mask[x]
+        at, found = _slot(table, used, proj)
+        needs[r] = not found
         if found:
-            for x in range(w):
-                if rows[r, x] & bad[at, x]:
+            for x in range(row.shape[0]):
+                if row[x] & bad[at, x]:
                     needs[r] = True
                     break
-        elif learn.shape[0] > 0:
-            if 2 * counts[0] >= slots:
-                used[:] = 0
-                counts[0] = 0
-                at = np.int64(h % U64(slots))
-            used[at] = 1
-            counts[0] += 1
-            for x in range(w):
-                table[at, x] = proj[x]
-                bad[at, x] = learn[r, x]
-        else:
-            needs[r] = True
     return needs
+
+
+@_jit
+def _learn(rows, mask, table, used, bad, count, masks):
+    """Add each row's projection with its ``bad`` mask (a row of ``masks``)."""
+    proj = np.empty(rows.shape[1], dtype=np.uint64)
+    for r in range(rows.shape[0]):
+        if 2 * count[0] >= table.shape[0]:
+            used[:] = 0
+            count[0] = 0
+        for x in range(rows.shape[1]):
+            proj[x] = rows[r, x] & mask[x]
+        at, found = _slot(table, used, proj)
+        if not found:
+            used[at] = 1
+            for x in range(rows.shape[1]):
+                table[at, x] = proj[x]
+            count[0] += 1
+        for x in range(rows.shape[1]):
+            bad[at, x] = masks[r, x]
 
 
 class Projections:
@@ -172,19 +175,18 @@ class Projections:
         self.mask = np.array(
             _as_words(((1 << (64 * words)) - 1) & ~kernel.net_mask, words), dtype=np.uint64
         )
-        self.counts = np.zeros(1, dtype=np.int64)
-        self._none = np.zeros((0, words), dtype=np.uint64)
+        self.count = np.zeros(1, dtype=np.int64)
         self._grow(min(start, limit))
 
     def _grow(self, slots: int) -> None:
         self.rows = np.zeros((slots, self.words), dtype=np.uint64)
         self.bad = np.zeros((slots, self.words), dtype=np.uint64)
         self.used = np.zeros(slots, dtype=np.uint8)
-        self.counts[0] = 0
+        self.count[0] = 0
 
     def unchecked(self, rows: np.ndarray) -> np.ndarray:
         """Which of ``rows`` the kernel must check one by one (``violates``)."""
-        return _unchecked(rows, self.mask, self.rows, self.used, self.bad, self.counts, self._none)
+        return _unchecked(rows, self.mask, self.rows, self.used, self.bad)
 
     def learn(self, rows: np.ndarray, states: list[int]) -> None:
         """Keep the masks of ``states`` (``rows``, checked by the kernel already), except
@@ -192,14 +194,14 @@ class Projections:
         k = self.kernel
         masks = [k._property_cache.get(st >> k.net_bits) for st in states]
         keep = [i for i, m in enumerate(masks) if m is not None and m >= 0]
-        if keep:
-            held = int(self.counts[0]) + len(keep)
-            if len(self.used) < self.limit and 2 * held > len(self.used):
-                self._grow(min(self.limit, _power_of_two(2 * held)))
-            words = rows.shape[1]
-            learn = np.array([_as_words(masks[i], words) for i in keep], dtype=np.uint64)
-            subset = np.ascontiguousarray(rows[keep])
-            _unchecked(subset, self.mask, self.rows, self.used, self.bad, self.counts, learn)
+        slots = _grown(len(self.used), int(self.count[0]) + len(keep), self.limit)
+        if slots:
+            self._grow(slots)
+        learned = np.array([_as_words(masks[i], self.words) for i in keep], dtype=np.uint64)
+        _learn(
+            np.ascontiguousarray(rows[keep]), self.mask, self.rows, self.used, self.bad,
+            self.count, learned.reshape(len(keep), self.words),
+        )  # fmt: skip
 
 
 @_jit

@@ -13,7 +13,33 @@ import numpy as np
 from checker.search.jit import U64, get_bits, or_bits, popcount
 from checker.search.jit import jit as _jit
 
+CHUNK_BITS = 12  # as compiled.py: permutation tables over 12-bit chunks of the low bits
 NARROW_FROM = 4  # as compiled.py: ties among this many renamings narrowed by signatures
+
+
+@_jit
+def _order(a, b, highest_first):
+    """-1, 0 or 1 as ``a`` sorts before, with or after ``b`` (same length), compared from the
+    last element down (as ints whose last element is most significant) or from the first."""
+    n = a.shape[0]
+    for k in range(n):
+        i = n - 1 - k if highest_first else k
+        if a[i] != b[i]:
+            return -1 if a[i] < b[i] else 1
+    return 0
+
+
+@_jit
+def _keep_least(order, p, which, count):
+    """Among the renamings ``which[:count]`` tied for least, account for renaming ``p``
+    that sorts ``order`` against them; returns the new count (1 when ``p`` is the new least)."""
+    if count == 0 or order < 0:
+        which[0] = p
+        return 1
+    if order == 0:
+        which[count] = p
+        return count + 1
+    return count
 
 
 @_jit
@@ -35,7 +61,6 @@ def canonical_all(rows, offsets, local_bits, low_bits, perm_to, local_map, chunk
     low = np.empty(low_words, dtype=np.uint64)
     best_low = np.empty(low_words, dtype=np.uint64)
     cand = np.empty(low_words, dtype=np.uint64)
-    full = low_bits // 64
     for r in range(rows.shape[0]):
         st = rows[r]
         for s in range(n):
@@ -46,19 +71,10 @@ def canonical_all(rows, offsets, local_bits, low_bits, perm_to, local_map, chunk
         for p in range(n_perms):
             for s in range(n):
                 renamed[perm_to[p, s]] = local_map[p, li[s]]
-            order = 0
-            if count > 0:
-                for t in range(n - 1, -1, -1):
-                    if renamed[t] != best[t]:
-                        order = -1 if renamed[t] < best[t] else 1
-                        break
-            if count == 0 or order < 0:
+            order = _order(renamed, best, True) if count else -1
+            if order < 0:
                 best[:] = renamed
-                which[0] = p
-                count = 1
-            elif order == 0:
-                which[count] = p
-                count += 1
+            count = _keep_least(order, p, which, count)
         if count >= NARROW_FROM:
             # Narrow by message signatures, compared as compiled.py's lists: server 1 first.
             for q in range(2 * n):
@@ -68,52 +84,35 @@ def canonical_all(rows, offsets, local_bits, low_bits, perm_to, local_map, chunk
                 sig[q] = c
             kept = 0
             for a in range(count):
-                p = which[a]
+                p = which[a]  # read before _keep_least writes which[kept], kept <= a
                 for s in range(n):
                     t = perm_to[p, s]
                     renamed_sig[2 * t] = sig[2 * s]
                     renamed_sig[2 * t + 1] = sig[2 * s + 1]
-                order = 0
-                if kept > 0:
-                    for q in range(2 * n):
-                        if renamed_sig[q] != best_sig[q]:
-                            order = -1 if renamed_sig[q] < best_sig[q] else 1
-                            break
-                if kept == 0 or order < 0:
+                order = _order(renamed_sig, best_sig, False) if kept else -1
+                if order < 0:
                     best_sig[:] = renamed_sig
-                    which[0] = p
-                    kept = 1
-                elif order == 0:
-                    which[kept] = p
-                    kept += 1
+                kept = _keep_least(order, p, which, kept)
             count = kept
         for x in range(low_words):
             low[x] = st[x]
         if low_bits % 64:
-            low[full] &= (U64(1) << U64(low_bits % 64)) - U64(1)
+            low[low_words - 1] &= (U64(1) << U64(low_bits % 64)) - U64(1)
         for a in range(count):
             p = which[a]
             cand[:] = 0
             for c in range(n_chunks):
-                off = c * 12
-                word, shift = off // 64, off % 64
+                word, shift = (c * CHUNK_BITS) // 64, (c * CHUNK_BITS) % 64
                 chunk = low[word] >> U64(shift)
-                if shift > 52 and word + 1 < low_words:
+                if shift > 64 - CHUNK_BITS and word + 1 < low_words:
                     chunk |= low[word + 1] << U64(64 - shift)
-                chunk &= U64(0xFFF)
+                chunk &= U64((1 << CHUNK_BITS) - 1)
                 for x in range(low_words):
                     cand[x] |= chunk_tab[p, c, chunk, x]
-            smaller = a == 0
-            if not smaller:
-                for x in range(low_words - 1, -1, -1):
-                    if cand[x] != best_low[x]:
-                        smaller = cand[x] < best_low[x]
-                        break
-            if smaller:
+            if a == 0 or _order(cand, best_low, True) < 0:
                 best_low[:] = cand
+        # The tables rename only the low bits: the local states' bits of best_low are 0.
         for x in range(w):
             st[x] = best_low[x] if x < low_words else U64(0)
-        if low_bits % 64:
-            st[full] &= (U64(1) << U64(low_bits % 64)) - U64(1)
         for t in range(n):
             or_bits(st, offsets[t], best[t])

@@ -33,7 +33,8 @@ import xxhash
 
 from checker.search.batch import Batch, codec_for
 from checker.search.fpset import FingerprintSet
-from checker.search.native import Projections, Recent, native_kernel
+from checker.search.native import native_kernel
+from checker.search.native_sets import Projections, Recent
 from checker.search.stats import peak_rss_bytes, rss_bytes
 
 ORDINAL_BITS = 16  # successors of one state: fewer than 65,536
@@ -167,10 +168,11 @@ class Partition:
         batches = []
         for j in range(parts):
             mine = np.flatnonzero(owner == j) if parts > 1 else slice(None)
+            came_from = parent[mine]
             batches.append(
                 Batch.fixed(
-                    fps[mine], (ranks[parent[mine]] << ORDINAL_BITS) | ordinal[mine],
-                    parent_fps[parent[mine]], aids[mine], native.to_blob(succ[mine]),
+                    fps[mine], (ranks[came_from] << ORDINAL_BITS) | ordinal[mine],
+                    parent_fps[came_from], aids[mine], native.to_blob(succ[mine]),
                     native.width, names,
                 )
             )  # fmt: skip
@@ -181,25 +183,15 @@ class Partition:
     def _state_rows(self, level: int, lo: int, hi: int):
         """(ranks, fingerprints, rows) of this partition's states of ``level`` ranked in
         [lo, hi), in rank order: :meth:`_states` as arrays, for the native kernel."""
-        ranks, fps, blobs = [], [], []
-        width = self.native.width
-        for f in self.levels.get(level, []):
-            if f.last_rank < lo or f.first_rank >= hi:
-                continue
-            data = self._load(f.path)
-            a, b = np.searchsorted(data["ranks"], [lo, hi])
-            if a == b:
-                continue
-            ranks.append(data["ranks"][a:b])
-            fps.append(data["fps"][a:b])
-            start = int(data["offsets"][a])
-            blobs.append(data["blob"][start : start + (b - a) * width])
-        if not ranks:
+        parts = [
+            (d["ranks"][a:b], d["fps"][a:b], d["blob"][d["offsets"][a] : d["offsets"][b]])
+            for d, a, b in self._slices(level, lo, hi)
+        ]
+        if not parts:
             z = np.zeros(0, dtype=np.int64)
             return z, z.astype(np.uint64), np.zeros((0, self.native.words), dtype=np.uint64)
-        blob = np.concatenate(blobs).tobytes()
-        rows = self.native.to_rows(blob, len(blob) // width)
-        return np.concatenate(ranks), np.concatenate(fps), rows
+        ranks, fps, blobs = (np.concatenate(column) for column in zip(*parts, strict=True))
+        return ranks, fps, self.native.to_rows(blobs.tobytes(), len(ranks))
 
     def ingest(self, level: int, round_no: int, batches: Sequence[Batch], every: bool) -> Ingested:
         """Take the records this partition owns for ``level``; keep the new ones pending
@@ -351,17 +343,22 @@ class Partition:
     def peak_rss(self) -> int:
         return peak_rss_bytes()
 
-    def _states(self, level: int, lo: int, hi: int):
-        """(rank, fingerprint, packed state) of this partition's states of ``level`` ranked
-        in [lo, hi), in rank order."""
+    def _slices(self, level: int, lo: int, hi: int):
+        """(file's arrays, first, last) of each round file of ``level`` holding states
+        ranked in [lo, hi): those are its rows first:last, in rank order."""
         for f in self.levels.get(level, []):
             if f.last_rank < lo or f.first_rank >= hi:
                 continue
             data = self._load(f.path)
+            a, b = (int(x) for x in np.searchsorted(data["ranks"], [lo, hi]))
+            if a < b:
+                yield data, a, b
+
+    def _states(self, level: int, lo: int, hi: int):
+        """(rank, fingerprint, packed state) of this partition's states of ``level`` ranked
+        in [lo, hi), in rank order."""
+        for data, a, b in self._slices(level, lo, hi):
             ranks, offsets, blob, fps = data["ranks"], data["offsets"], data["blob"], data["fps"]
-            a, b = np.searchsorted(ranks, [lo, hi])
-            if a == b:
-                continue
             start, blob_bytes = int(offsets[a]), blob[offsets[a] : offsets[b]].tobytes()
             local = (offsets[a : b + 1] - start).tolist()
             pairs = zip(ranks[a:b].tolist(), fps[a:b].tolist(), strict=True)

@@ -26,7 +26,12 @@ _SECRET = bytes.fromhex(
     "a8fa763fe39c343ff9dcbbc7c70b4f1d8a51e04bcdb45931c89f7ec9d9787364"
     "eac5ac8334d3ebc3c581a0fffa1363eb"
 )
-SECRET = np.frombuffer(_SECRET, dtype=np.uint8).copy()
+# The secret as the hash reads it, a little-endian 64-bit word at each byte offset: looked
+# up, not assembled byte by byte for every state.
+SECRET = np.array(
+    [int.from_bytes(_SECRET[pos : pos + 8], "little") for pos in range(len(_SECRET) - 7)],
+    dtype=np.uint64,
+)
 
 
 @_jit
@@ -49,14 +54,6 @@ def _read32(st, pos):
 @_jit
 def _byte(st, pos):
     return (st[pos // 8] >> U64(8 * (pos % 8))) & U64(0xFF)
-
-
-@_jit
-def _secret64(secret, pos):
-    value = U64(0)
-    for k in range(8):
-        value |= U64(secret[pos + k]) << U64(8 * k)
-    return value
 
 
 @_jit
@@ -92,8 +89,8 @@ def _xxh64_avalanche(h):
 
 @_jit
 def _mix16(st, pos, secret, spos):
-    lo = _read64(st, pos) ^ _secret64(secret, spos)
-    return _mul128_fold64(lo, _read64(st, pos + 8) ^ _secret64(secret, spos + 8))
+    lo = _read64(st, pos) ^ secret[spos]
+    return _mul128_fold64(lo, _read64(st, pos + 8) ^ secret[spos + 8])
 
 
 @_jit
@@ -101,15 +98,15 @@ def _xxh3(st, length, secret):
     """XXH3_64bits of the first ``length`` bytes of the words ``st`` (little-endian)."""
     n = U64(length)
     if length == 0:
-        return _xxh64_avalanche(_secret64(secret, 56) ^ _secret64(secret, 64))
+        return _xxh64_avalanche(secret[56] ^ secret[64])
     if length <= 3:
         c1, c2, c3 = _byte(st, 0), _byte(st, length >> 1), _byte(st, length - 1)
         combined = (c1 << U64(16)) | (c2 << U64(24)) | c3 | (n << U64(8))
-        bitflip = (_secret64(secret, 0) & M32) ^ (_secret64(secret, 4) & M32)
+        bitflip = (secret[0] & M32) ^ (secret[4] & M32)
         return _xxh64_avalanche(combined ^ bitflip)
     if length <= 8:
         input1, input2 = _read32(st, 0), _read32(st, length - 4)
-        bitflip = _secret64(secret, 8) ^ _secret64(secret, 16)
+        bitflip = secret[8] ^ secret[16]
         h = (input2 + (input1 << U64(32))) ^ bitflip
         h ^= _rotl(h, 49) ^ _rotl(h, 24)
         h *= U64(0x9FB21C651E98DF25)
@@ -117,8 +114,8 @@ def _xxh3(st, length, secret):
         h *= U64(0x9FB21C651E98DF25)
         return h ^ (h >> U64(28))
     if length <= 16:
-        lo = _read64(st, 0) ^ (_secret64(secret, 24) ^ _secret64(secret, 32))
-        hi = _read64(st, length - 8) ^ (_secret64(secret, 40) ^ _secret64(secret, 48))
+        lo = _read64(st, 0) ^ (secret[24] ^ secret[32])
+        hi = _read64(st, length - 8) ^ (secret[40] ^ secret[48])
         swapped = U64(0)
         for k in range(8):
             swapped |= ((lo >> U64(8 * k)) & U64(0xFF)) << U64(56 - 8 * k)
