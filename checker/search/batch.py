@@ -129,6 +129,35 @@ class Batch:
             b"".join(blobs), self.labels,
         )  # fmt: skip
 
+    def pieces(self) -> list:
+        """The batch as buffers back to back (see :meth:`from_bytes`): a header of three
+        int64 (records, blob bytes, offsets kept or not), then the arrays, 8-byte ones first."""
+        n, fixed = len(self), self.fixed_width() is not None or not len(self)
+        head = np.array([n, len(self.blob), 0 if fixed else 1], dtype=np.int64)
+        columns = [head, self.fps, self.keys, self.parents]
+        if not fixed:
+            columns.append(self.offsets)
+        return [*(np.ascontiguousarray(c) for c in columns), self.aids, self.blob]
+
+    @staticmethod
+    def from_bytes(data: bytes, labels: tuple[str, ...] = ()) -> Batch:
+        """The batch :meth:`pieces` wrote (arrays are views of ``data``)."""
+        n, blob_bytes, kept = (int(x) for x in np.frombuffer(data, dtype=np.int64, count=3))
+        at = 24
+        fps, keys, parents = (
+            np.frombuffer(data, dtype=t, count=n, offset=at + 8 * n * i)
+            for i, t in enumerate((np.uint64, np.int64, np.uint64))
+        )
+        at += 24 * n
+        if kept:
+            offsets = np.frombuffer(data, dtype=np.int64, count=n + 1, offset=at)
+            at += 8 * (n + 1)
+        else:
+            offsets = np.arange(n + 1, dtype=np.int64) * (blob_bytes // n if n else 0)
+        aids = np.frombuffer(data, dtype=np.uint8, count=n, offset=at)
+        blob = data[at + n : at + n + blob_bytes]
+        return Batch(fps, keys, parents, aids, offsets, blob, labels)
+
     @staticmethod
     def concat(batches: Sequence[Batch]) -> Batch:
         batches = [b for b in batches if len(b)]

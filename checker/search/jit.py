@@ -54,3 +54,52 @@ def popcount(x):
     x = (x & U64(0x3333333333333333)) + ((x >> U64(2)) & U64(0x3333333333333333))
     x = (x + (x >> U64(4))) & U64(0x0F0F0F0F0F0F0F0F)
     return int((x * U64(0x0101010101010101)) >> U64(56))
+
+
+# --- atomics: tables that forked workers share (native_shared.py) ------------------------------
+# An array element read, written or compared-and-swapped in one indivisible step, seen in order
+# by every process mapping the same memory. numba has no CPU atomics, so these emit LLVM's.
+if njit is not None:
+    from numba.core import cgutils
+    from numba.extending import intrinsic
+
+    def _pointer(context, builder, array_type, array, index):
+        made = context.make_array(array_type)(context, builder, array)
+        return cgutils.get_item_pointer(context, builder, array_type, made, [index])
+
+    @intrinsic
+    def atomic_load(typingctx, array, index):
+        """``array[index]``, read with acquire ordering."""
+
+        def codegen(context, builder, signature, args):
+            ptr = _pointer(context, builder, signature.args[0], *args)
+            return builder.load_atomic(ptr, "acquire", array.dtype.bitwidth // 8)
+
+        return array.dtype(array, index), codegen
+
+    @intrinsic
+    def atomic_store(typingctx, array, index, value):
+        """``array[index] = value``, written with release ordering."""
+
+        def codegen(context, builder, signature, args):
+            ptr = _pointer(context, builder, signature.args[0], args[0], args[1])
+            builder.store_atomic(args[2], ptr, "release", array.dtype.bitwidth // 8)
+            return context.get_dummy_value()
+
+        from numba.core import types
+
+        return types.void(array, index, array.dtype), codegen
+
+    @intrinsic
+    def atomic_cas(typingctx, array, index, expected, new):
+        """Set ``array[index]`` to ``new`` if it holds ``expected``; returns what it held."""
+
+        def codegen(context, builder, signature, args):
+            ptr = _pointer(context, builder, signature.args[0], args[0], args[1])
+            swapped = builder.cmpxchg(ptr, args[2], args[3], "seq_cst", "seq_cst")
+            return builder.extract_value(swapped, 0)
+
+        return array.dtype(array, index, array.dtype, array.dtype), codegen
+
+else:  # pragma: no cover - without numba nothing calls them
+    atomic_load = atomic_store = atomic_cas = None

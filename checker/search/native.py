@@ -23,15 +23,8 @@ import numpy as np
 
 from checker.search.jit import U64, get_bits, njit, popcount
 from checker.search.jit import jit as _jit
-from checker.search.native_sets import (
-    Projections,
-    Recent,
-    _as_words,
-    first_fps,
-    first_rows,
-    table_find,
-    table_insert,
-)
+from checker.search.native_sets import Projections, Recent, _as_words, table_find, table_insert
+from checker.search.native_shared import SharedRecent
 from checker.search.native_symmetry import CHUNK_BITS, canonical_all
 from checker.search.xxh3 import MAX_HASHED_BYTES, SECRET, fingerprints
 
@@ -145,7 +138,9 @@ class NativeKernel:
             [_as_words(m, w) for m in kernel._signature_masks], dtype=np.uint64
         ).reshape(2 * n, w)
 
-    def successors(self, states: np.ndarray, recent: Recent | None = None):
+    def successors(
+        self, states: np.ndarray, recent: Recent | SharedRecent | None = None, stamps=None
+    ):
         """Every successor of every row of ``states`` (``(n, W)`` uint64), in the Python
         kernel's order: ``(rows, parent, ordinal, aid, fps, changed)``, the successor states
         (canonical with symmetry), the row each came from, its position among that row's
@@ -155,7 +150,9 @@ class NativeKernel:
 
         With ``recent``, successors met before (in this call or an earlier one with the same
         ``recent``) are left out: a raw state met before, compared whole, is not renamed
-        again, and a representative whose fingerprint was met before is not returned.
+        again, and a representative whose fingerprint was met before is not returned. A
+        shared ``recent`` (native_shared.py) needs ``stamps``: each state's stamp, which its
+        successors' stamps extend by their ordinals.
         """
         k = self.kernel
         hist = np.zeros((k.n_servers, len(k.uni.locals)), dtype=np.int64)
@@ -174,10 +171,14 @@ class NativeKernel:
         )  # fmt: skip
         rows, parent, ordinal, aid = rows[:total], parent[:total], ordinal[:total], aid[:total]
         changed = np.bincount(aid, minlength=256)
+        marks = None
         if recent is not None:
             recent.reserve(len(rows))
-            keep = first_rows(rows, recent.rows, recent.used, recent.row_count)
+            if recent.stamped:
+                marks = stamps[parent] | ordinal.astype(np.uint64)
+            keep = recent.first_rows(rows, marks)
             rows, parent, ordinal, aid = rows[keep], parent[keep], ordinal[keep], aid[keep]
+            marks = marks[keep] if marks is not None else None
         if self.symmetric:
             canonical_all(
                 rows, self.offsets, k.local_bits, k.low_bits, self.perm_to, self.local_map,
@@ -186,7 +187,7 @@ class NativeKernel:
         fps = np.empty(len(rows), dtype=np.uint64)
         fingerprints(rows, self.width, SECRET, fps)
         if recent is not None:
-            keep = first_fps(fps, recent.fps, recent.fp_count)
+            keep = recent.first_fps(fps, marks)
             rows, parent, ordinal, aid, fps = (
                 rows[keep],
                 parent[keep],
@@ -208,6 +209,9 @@ class NativeKernel:
         forked workers inherit them instead of each loading its own."""
         none = np.zeros((0, self.words), dtype=np.uint64)
         self.successors(none, Recent(self.words, limit=16))
+        shared = SharedRecent(self.words, 1, limit=16).for_worker(0)
+        self.successors(none, shared, np.zeros(0, dtype=np.uint64))
+        shared.tidy()
         if not self.kernel._general:
             projections = Projections(self.kernel, self.words, limit=16)
             projections.unchecked(none)

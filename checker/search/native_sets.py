@@ -38,6 +38,19 @@ class Recent:
         self._grow_rows(min(start, limit))
         self._grow_fps(min(2 * start, 2 * limit))
 
+    stamped = False  # its entries need no stamps: one partition meets successors in key order
+
+    def first_rows(self, rows: np.ndarray, stamps=None) -> np.ndarray:
+        """Which raw successors ``rows`` were not met before (and now are)."""
+        return first_rows(rows, self.rows, self.used, self.row_count)
+
+    def first_fps(self, fps: np.ndarray, stamps=None) -> np.ndarray:
+        """Which representatives' fingerprints were not met before (and now are)."""
+        return first_fps(fps, self.fps, self.fp_count)
+
+    def tidy(self) -> None:
+        """Nothing: the tables are emptied as they fill."""
+
     def reserve(self, n: int) -> None:
         """Make room for ``n`` more entries in each table, as far as the limit allows."""
         slots = _grown(len(self.used), int(self.row_count[0]) + n, self.limit)

@@ -35,6 +35,7 @@ from checker.search.batch import Batch, codec_for
 from checker.search.fpset import FingerprintSet
 from checker.search.native import native_kernel
 from checker.search.native_sets import Projections, Recent
+from checker.search.native_shared import SharedRecent, stamps_of
 from checker.search.stats import peak_rss_bytes, rss_bytes
 
 ORDINAL_BITS = 16  # successors of one state: fewer than 65,536
@@ -75,6 +76,7 @@ class Partition:
         folder: Path,
         memory_limit: int | None = None,
         first_violated: Callable[[Any], str | None] | None = None,
+        shared: SharedRecent | None = None,
     ) -> None:
         self.kernel, self.canon, self.codec = kernel, canon, codec_for(kernel)
         self.index, self.parts = index, parts
@@ -95,7 +97,11 @@ class Partition:
         self.label_ids = {label: i for i, label in enumerate(self.labels)}
         # A compiled kernel's tables run as machine code where numba can (native.py).
         self.native = native_kernel(kernel, self.codec.width, canon is not None)
-        self.sent = Recent(self.native.words) if self.native is not None else None
+        # What this partition sent, or (forked workers) what any of them sent.
+        self.sent = None
+        if self.native is not None:
+            self.sent = shared.for_worker(index) if shared else Recent(self.native.words)
+        self.rounds = 0  # expanded so far by this process: stamps the shared table's entries
         # The property masks of projections met before, for machine code to check most new
         # states (not for properties the compiled kernel evaluates on the whole state).
         self.projections = (
@@ -161,8 +167,10 @@ class Partition:
         native, parts, kernel = self.native, self.parts, self.kernel
         fired_before = kernel.fired_counts()
         ranks, parent_fps, rows = self._state_rows(level, lo, hi)
+        self.rounds += 1
+        stamps = stamps_of(self.rounds, ranks - lo, np.zeros(len(ranks), dtype=np.int64))
         # Successors come in key order: the first meeting of one is the one to send.
-        succ, parent, ordinal, aids, fps, changed = native.successors(rows, self.sent)
+        succ, parent, ordinal, aids, fps, changed = native.successors(rows, self.sent, stamps)
         names = tuple(kernel.action_labels)
         owner = fps % np.uint64(parts)
         batches = []
@@ -242,6 +250,8 @@ class Partition:
 
     def commit(self, level: int, round_no: int, ranks: np.ndarray) -> None:
         """Write the pending new states of (``level``, ``round_no``) with their ranks."""
+        if self.index == 0 and self.sent is not None:
+            self.sent.tidy()  # no partition is expanding: the shared table may be emptied
         pending_level, pending_round, new = self.pending
         assert (pending_level, pending_round) == (level, round_no), "commit of another round"
         self.pending = None

@@ -21,7 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from checker.search.partition import Partition
+from checker.search.batch import Batch, codec_for
+from checker.search.native import native_kernel
+from checker.search.native_shared import MAX_ROUND, SharedRecent
+from checker.search.partition import RECENT_LIMIT, Partition
 from spec.model import Model, ModelError
 
 
@@ -46,7 +49,70 @@ class InProcess:
         pass
 
 
-def _serve(make: Callable[[int], Partition], index: int, conn, theirs: list) -> None:
+@dataclass(frozen=True)
+class Posted:
+    """A batch a worker wrote to its outbox: where it lies there, and its action names."""
+
+    sender: int
+    offset: int
+    size: int
+    labels: tuple[str, ...]
+
+
+class Mailboxes:
+    """One outbox a worker: an anonymous in-memory file (memfd) made before the workers are
+    forked, so every one can read every other's. Batches travel worker to worker through
+    them; the coordinator passes on only where each lies (:class:`Posted`). Each round's
+    batches overwrite the last round's, which their owners have read by then."""
+
+    def __init__(self, parts: int) -> None:
+        self.fds = [os.memfd_create(f"electkit-outbox-{i}", 0) for i in range(parts)]
+        self.sizes = [0] * parts
+
+    def post(self, me: int, value: Any) -> Any:
+        """``value`` with every :class:`Batch` in it (at the top, or in a list or tuple at
+        the top) written to outbox ``me`` and replaced by where it lies."""
+        at, fd = 0, self.fds[me]
+        pieces = []
+
+        def place(item):
+            nonlocal at
+            if isinstance(item, Batch):
+                parts = item.pieces()
+                size = sum(memoryview(p).nbytes for p in parts)
+                pieces.extend(parts)
+                posted = Posted(me, at, size, tuple(item.labels))
+                at += size
+                return posted
+            if isinstance(item, list | tuple) and any(isinstance(x, Batch) for x in item):
+                return type(item)(place(x) for x in item)
+            return item
+
+        placed = type(value)(place(x) for x in value) if isinstance(value, tuple) else value
+        if at > self.sizes[me]:
+            os.ftruncate(fd, at)
+            self.sizes[me] = at
+        os.pwritev(fd, [memoryview(p).cast("B") for p in pieces if len(memoryview(p))], 0)
+        return placed
+
+    def fetch(self, value: Any) -> Any:
+        """``value`` with every :class:`Posted` in it read back as its :class:`Batch`."""
+        if isinstance(value, Posted):
+            data = os.pread(self.fds[value.sender], value.size, value.offset)
+            return Batch.from_bytes(data, value.labels)
+        if isinstance(value, list | tuple):
+            return type(value)(self.fetch(x) for x in value)
+        return value
+
+    def close(self) -> None:
+        for fd in self.fds:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+def _serve(
+    make: Callable[[int], Partition], index: int, conn, theirs: list, mail: Mailboxes
+) -> None:
     """A worker process: build partition ``index``, then run what the coordinator asks."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the coordinator's to handle
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -67,7 +133,8 @@ def _serve(make: Callable[[int], Partition], index: int, conn, theirs: list) -> 
             return
         method, args = request
         try:
-            conn.send(("ok", getattr(partition, method)(*args)))
+            result = getattr(partition, method)(*mail.fetch(args))
+            conn.send(("ok", mail.post(index, result)))
         except BaseException as exc:  # noqa: BLE001 - even SystemExit: the coordinator decides
             conn.send(("error", f"{type(exc).__name__}: {exc}"))
 
@@ -79,11 +146,13 @@ class Forked:
     def __init__(self, make: Callable[[int], Partition], parts: int) -> None:
         ctx = multiprocessing.get_context("fork")
         self.conns, self.procs = [], []
+        self.mail = Mailboxes(parts)
         for i in range(parts):
             ours, theirs = ctx.Pipe()
             proc = ctx.Process(
-                target=_serve, args=(make, i, theirs, [*self.conns, ours]), daemon=True
-            )
+                target=_serve, args=(make, i, theirs, [*self.conns, ours], self.mail),
+                daemon=True,
+            )  # fmt: skip
             proc.start()
             theirs.close()
             self.conns.append(ours)
@@ -127,6 +196,7 @@ class Forked:
             if proc.is_alive():
                 proc.terminate()
                 proc.join()
+        self.mail.close()
 
 
 class PartitionActor:
@@ -274,17 +344,27 @@ def partition_factory(
     folder: Path,
     memory_limit: int | None,
     only: frozenset[str] | None,
+    forked: bool = False,
+    round_size: int = 0,
 ) -> Callable[[int], Partition]:
-    """``make(i)``: partition ``i`` of ``parts``, keeping its files under ``folder``/part-i."""
+    """``make(i)``: partition ``i`` of ``parts``, keeping its files under ``folder``/part-i.
+    ``forked``: each will run in a process forked from this one after this call, so they
+    share one sent-once table (native_shared.py) where the native kernel runs."""
     from checker.search.explore import first_violated  # explore imports this module
 
     def named(state) -> str | None:
         return first_violated(model, kernel.decode(state), only)
 
+    shared = None
+    if forked and parts > 1 and round_size <= MAX_ROUND:
+        native = native_kernel(kernel, codec_for(kernel).width, symmetric)
+        if native is not None:
+            shared = SharedRecent(native.words, parts, limit=RECENT_LIMIT)
+
     def make(i: int) -> Partition:
         limit = None if memory_limit is None else max(1, memory_limit // parts)
         canon = kernel.canonical if symmetric else None
-        return Partition(kernel, canon, i, parts, folder / f"part-{i}", limit, named)
+        return Partition(kernel, canon, i, parts, folder / f"part-{i}", limit, named, shared)
 
     return make
 
@@ -299,9 +379,11 @@ def open_transport(
             client = stack.enter_context(dask_client(opts.scheduler, opts.workers))
             transport = OnDask(client, job, opts.workers, folder, opts.memory_limit)
         else:
+            forked = opts.workers > 1
             make = partition_factory(
-                model, kernel, symmetric, opts.workers, folder, opts.memory_limit, properties
-            )
+                model, kernel, symmetric, opts.workers, folder, opts.memory_limit, properties,
+                forked, opts.round_size,
+            )  # fmt: skip
             transport = (InProcess if opts.workers == 1 else Forked)(make, opts.workers)
         stack.callback(transport.close)
         yield transport
