@@ -264,6 +264,8 @@ class _Run:
 
     def _save(self, t: Tallies) -> None:
         t.seconds = time.perf_counter() - self.start
+        if self.opts.checkpoint is None:
+            return  # a temporary folder: nobody will resume it
         save_manifest(self.folder, self.job, self.parts, self.opts.round_size, t.__dict__)
 
     def _generated(self, t: Tallies) -> int:

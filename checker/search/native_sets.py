@@ -31,12 +31,15 @@ class Recent:
     when half full: forgetting only costs sending a record again. Tables start small and
     grow (emptied) up to ``limit`` slots, so a small search touches little memory."""
 
-    def __init__(self, words: int, limit: int = 1 << 21, start: int = 1 << 12) -> None:
+    def __init__(
+        self, words: int, limit: int = 1 << 21, start: int = 1 << 12, fps: bool = True
+    ) -> None:
         self.words, self.limit = words, limit
+        self.fp_limit = 2 * limit if fps else 1  # without fps: raw rows only (native_shared.py)
         self.row_count = np.zeros(1, dtype=np.int64)  # held in rows / in fps: updated by
         self.fp_count = np.zeros(1, dtype=np.int64)  # first_rows and first_fps
         self._grow_rows(min(start, limit))
-        self._grow_fps(min(2 * start, 2 * limit))
+        self._grow_fps(min(2 * start, self.fp_limit))
 
     stamped = False  # its entries need no stamps: one partition meets successors in key order
 
@@ -56,7 +59,7 @@ class Recent:
         slots = _grown(len(self.used), int(self.row_count[0]) + n, self.limit)
         if slots:
             self._grow_rows(slots)
-        slots = _grown(len(self.fps), int(self.fp_count[0]) + n, 2 * self.limit)
+        slots = _grown(len(self.fps), int(self.fp_count[0]) + n, self.fp_limit)
         if slots:
             self._grow_fps(slots)
 

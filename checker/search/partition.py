@@ -41,6 +41,7 @@ from checker.search.stats import peak_rss_bytes, rss_bytes
 ORDINAL_BITS = 16  # successors of one state: fewer than 65,536
 RECENT_LIMIT = 1 << 21  # successors remembered between rounds, to send each once (~160 MB)
 ROUND_FILE = re.compile(r"L(\d+)-r(\d+)\.npz")
+ROUND_COLUMNS = ("fps", "parents", "ranks", "aids", "keys", "offsets", "blob")
 
 
 @dataclass
@@ -259,21 +260,18 @@ class Partition:
             return
         path = self.folder / f"L{level}-r{round_no}.npz"
         tmp = path.with_suffix(".tmp")
+        columns = (
+            new.fps, new.parents, np.asarray(ranks, dtype=np.int64), new.aids, new.keys,
+            new.offsets, np.frombuffer(new.blob, dtype=np.uint8),
+        )  # fmt: skip
         with open(tmp, "wb") as f:
-            np.savez(
-                f,
-                fps=new.fps,
-                parents=new.parents,
-                ranks=np.asarray(ranks, dtype=np.int64),
-                aids=new.aids,
-                keys=new.keys,
-                offsets=new.offsets,
-                blob=np.frombuffer(new.blob, dtype=np.uint8),
-            )
+            np.savez(f, **dict(zip(ROUND_COLUMNS, columns, strict=True)))
         os.replace(tmp, path)
         self.levels.setdefault(level, []).append(
             RoundFile(path, int(ranks[0]), int(ranks[-1]), len(new))
         )
+        # The next level's rounds read it first: kept, as _load would read it back.
+        self._cache = (path, dict(zip(ROUND_COLUMNS, columns, strict=True)))
 
     # --- after a violation: counts as one process would have them -----------------------------
     def tally_until(self, level: int, lo: int, last_rank: int, last_ordinal: int):
