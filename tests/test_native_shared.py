@@ -85,16 +85,20 @@ def _fill(table, me, fps, stamps, order, out) -> None:
 
 def test_tidy_grows_and_empties_between_rounds() -> None:
     table = SharedRecent(1, 2, limit=1 << 16)
-    worker = table.for_worker(0)
+    workers = [table.for_worker(0), table.for_worker(1)]
     start = int(table.header[0])
     fps = np.arange(1, start + 1, dtype=np.uint64)
-    assert worker.first_fps(fps, stamped(1, list(range(start)))).all()
+    assert workers[0].first_fps(fps, stamped(1, list(range(start)))).all()
     held = int(table.header[8])
     assert held <= start // 2 + 2 * 16  # it stopped remembering when half full
-    table.tidy()
+    for w in workers:  # as a round goes: every worker plans, then every worker tidies
+        w.plan()
+    for w in workers:
+        w.tidy()
     assert int(table.header[0]) > start and int(table.header[8]) == 0
+    assert not table.fps[: int(table.header[0])].any()  # both halves emptied
     # Emptied: met again in a later round, they are sent again (forgetting costs only that).
-    assert worker.first_fps(fps[:10], stamped(2, [0] * 10)).all()
+    assert workers[1].first_fps(fps[:10], stamped(2, [0] * 10)).all()
 
 
 @pytest.mark.parametrize("width", [None, 3])

@@ -21,9 +21,19 @@ import os
 
 import numpy as np
 
+from checker.search.fpset import SUB_SHIFT, SUBTABLES
 from checker.search.jit import U64, get_bits, njit, popcount
 from checker.search.jit import jit as _jit
-from checker.search.native_sets import Projections, Recent, _as_words, table_find, table_insert
+from checker.search.native_sets import (
+    Projections,
+    Recent,
+    _as_words,
+    first_of_each,
+    group_by_table,
+    table_add,
+    table_find,
+    table_insert,
+)
 from checker.search.native_shared import SharedRecent
 from checker.search.native_symmetry import CHUNK_BITS, canonical_all
 from checker.search.xxh3 import MAX_HASHED_BYTES, SECRET, fingerprints
@@ -211,6 +221,7 @@ class NativeKernel:
         self.successors(none, Recent(self.words, limit=16))
         shared = SharedRecent(self.words, 1, limit=16).for_worker(0)
         self.successors(none, shared, np.zeros(0, dtype=np.uint64))
+        shared.plan()
         shared.tidy()
         if not self.kernel._general:
             projections = Projections(self.kernel, self.words, limit=16)
@@ -219,6 +230,9 @@ class NativeKernel:
         keys, fps = np.zeros(16, dtype=np.uint64), np.zeros(0, dtype=np.uint64)
         table_find(keys, fps, np.zeros(0, dtype=bool))
         table_insert(keys, fps)
+        table_add(keys, fps, np.zeros(0, dtype=bool))
+        group_by_table(fps, SUB_SHIFT, SUBTABLES)
+        first_of_each(fps, np.zeros(0, dtype=np.int64))
 
     def to_rows(self, blob: bytes, count: int) -> np.ndarray:
         """``count`` packed states of ``width`` bytes each, back to back, as ``(count, W)``."""

@@ -51,6 +51,9 @@ class Recent:
         """Which representatives' fingerprints were not met before (and now are)."""
         return first_fps(fps, self.fps, self.fp_count)
 
+    def plan(self) -> None:
+        """Nothing: the tables are emptied as they fill."""
+
     def tidy(self) -> None:
         """Nothing: the tables are emptied as they fill."""
 
@@ -246,3 +249,68 @@ def table_insert(keys, fps):
         while keys[at] != U64(0):
             at = at + 1 if at + 1 < size else 0
         keys[at] = fps[i]
+
+
+@_jit
+def table_add(keys, fps, added):
+    """Insert each of ``fps`` (distinct) not yet in the linear-probing table ``keys``, marking
+    in ``added`` those it inserted; returns how many. One probe a key: the same slot a find
+    would reach is where the key goes."""
+    size, count = keys.shape[0], 0
+    for i in range(fps.shape[0]):
+        f = fps[i]
+        at = np.int64(((f & M32) * U64(size)) >> U64(32))
+        while True:
+            here = keys[at]
+            if here == U64(0):
+                keys[at] = f
+                added[i] = True
+                count += 1
+                break
+            if here == f:
+                break
+            at = at + 1 if at + 1 < size else 0
+    return count
+
+
+@_jit
+def group_by_table(fps, shift, tables):
+    """The positions of ``fps`` grouped by ``fps >> shift`` (a counting sort, stable), and
+    where each of the ``tables`` groups starts (``tables + 1`` bounds)."""
+    bounds = np.zeros(tables + 1, dtype=np.int64)
+    for i in range(fps.shape[0]):
+        bounds[np.int64(fps[i] >> U64(shift)) + 1] += 1
+    for t in range(tables):
+        bounds[t + 1] += bounds[t]
+    at = bounds[:-1].copy()
+    order = np.empty(fps.shape[0], dtype=np.int64)
+    for i in range(fps.shape[0]):
+        t = np.int64(fps[i] >> U64(shift))
+        order[at[t]] = i
+        at[t] += 1
+    return order, bounds
+
+
+@_jit
+def first_of_each(fps, order):
+    """Which positions of ``order`` hold the first of their fingerprint (``fps[order[i]]``)."""
+    n = order.shape[0]
+    bits = 4
+    while (1 << bits) < 2 * n:
+        bits += 1
+    seen = np.zeros(1 << bits, dtype=np.uint64)  # fingerprints are never 0
+    first = np.zeros(n, dtype=np.bool_)
+    mask = U64((1 << bits) - 1)
+    for i in range(n):
+        f = fps[order[i]]
+        at = np.int64((f * GOLDEN) >> U64(64 - bits))
+        while True:
+            here = seen[at]
+            if here == U64(0):
+                seen[at] = f
+                first[i] = True
+                break
+            if here == f:
+                break
+            at = np.int64((U64(at) + U64(1)) & mask)
+    return first

@@ -20,7 +20,7 @@ sent the state: the least key always arrives.
 Why no lock is needed. Slots are claimed by compare-and-swap and stamps only go down, by
 compare-and-swap; a stamp not yet written reads as none, so its reader sends. At worst a state
 is sent twice, never left out wrongly. Tables are emptied or grown between rounds only
-(:meth:`SharedRecent.tidy`, by partition 0), when no worker probes them.
+(:meth:`SharedRecent.tidy`, each worker its share), when no worker probes them.
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ class SharedRecent:
 
     stamped = True
     me = 0  # the worker whose counters this copy keeps (:meth:`for_worker`)
+    _plan: int | None = None  # the table's size after the next tidy, if it is emptied
 
     def __init__(self, words: int, parts: int, limit: int = 1 << 21, start: int = 1 << 12):
         self.words, self.parts, self.limit = words, parts, limit
@@ -82,18 +83,27 @@ class SharedRecent:
         """Which representatives (by fingerprint) must be sent."""
         return _first_fps(fps, stamps, self.fps, self.fp_stamps, self.header, self.me)
 
-    def tidy(self) -> None:
-        """Between rounds: room for what the table holds and twice what the workers met last
-        round (a guess at the next); a table that grows is emptied, and so is one half full
-        at its limit."""
+    def plan(self) -> None:
+        """After a round's expansion, before any :meth:`tidy`: decide how the table is
+        tidied, as every worker will (the counts do not move until the next expansion).
+        Room for what it holds and twice what the workers met last round (a guess at the
+        next); a table that grows is emptied, and so is one half full at its limit."""
         counts = self.header[LINE:].reshape(self.parts, LINE).sum(axis=0)
         held, met = int(counts[0]), int(counts[1])
         slots = int(self.header[0])
         wanted = _grown(slots, held + 2 * met, 2 * self.limit)
-        if wanted or 2 * held >= slots:
-            slots = wanted or slots
-            self.fps[:slots] = 0
-            self.fp_stamps[:slots] = 0
+        self._plan = (wanted or slots) if wanted or 2 * held >= slots else None
+
+    def tidy(self) -> None:
+        """Between rounds, when no worker probes the table: empty this worker's share of it
+        if :meth:`plan` said so (worker 0 also resets the size and the counts)."""
+        slots, self._plan = self._plan, None
+        if slots is None:
+            return
+        lo, hi = slots * self.me // self.parts, slots * (self.me + 1) // self.parts
+        self.fps[lo:hi] = 0
+        self.fp_stamps[lo:hi] = 0
+        if self.me == 0:
             self.header[0] = slots
             self.header[LINE::LINE] = 0
 
@@ -145,11 +155,14 @@ def _first_fps(fps, stamps, table, fp_stamps, header, me):
                     break
                 here = atomic_cas(table, at, U64(0), f)
                 if here == U64(0):
+                    # Claimed: this worker sends it. A plain store, even over a smaller stamp
+                    # a reader set meanwhile: every stamp ever held is some sender's key.
+                    fp_stamps[at] = stamp
                     header[mine] += U64(1)
                     held += U64(1)
                     if header[mine] % U64(REFRESH) == U64(0):
                         held = _held(header, 0)
-                    keep[r] = _lower_to(fp_stamps, at, stamp)
+                    keep[r] = True
                     break
             if here == f:
                 keep[r] = _lower_to(fp_stamps, at, stamp)

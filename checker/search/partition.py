@@ -32,15 +32,16 @@ import numpy as np
 import xxhash
 
 from checker.search.batch import Batch, codec_for
-from checker.search.fpset import FingerprintSet
+from checker.search.fpset import NATIVE, FingerprintSet
 from checker.search.native import native_kernel
-from checker.search.native_sets import Projections, Recent
+from checker.search.native_sets import Projections, Recent, first_of_each
 from checker.search.native_shared import SharedRecent, stamps_of
 from checker.search.stats import peak_rss_bytes, rss_bytes
 
 ORDINAL_BITS = 16  # successors of one state: fewer than 65,536
 RECENT_LIMIT = 1 << 21  # successors remembered between rounds, to send each once (~160 MB)
 ROUND_FILE = re.compile(r"L(\d+)-r(\d+)\.npz")
+CACHED_ROUNDS = 4
 ROUND_COLUMNS = ("fps", "parents", "ranks", "aids", "keys", "offsets", "blob")
 
 
@@ -87,7 +88,9 @@ class Partition:
         self.levels: dict[int, list[RoundFile]] = {}
         self.pending: tuple[int, int, Batch] | None = None
         self.first_violated = first_violated  # names the property (for `continue`)
-        self._cache: tuple[Path, dict[str, np.ndarray]] | None = None
+        # Round files read or written last: the round being expanded reads one level while
+        # commits write the next, so a few are kept (each is one round: a few MB).
+        self._cache: dict[Path, dict[str, np.ndarray]] = {}
         # Successors this partition already sent, and states it stores: their owners have
         # them, with a key no greater (rounds go in key order), so sending them changes nothing.
         self.recent: set = set()
@@ -206,15 +209,12 @@ class Partition:
         """Take the records this partition owns for ``level``; keep the new ones pending
         until :meth:`commit`. ``every``: name every property's first violation, not only the
         first violation's."""
+        if self.sent is not None:
+            self.sent.plan()  # every expansion of the round is over: the counts stand still
         batch = Batch.concat([self._renumbered(b) for b in (self.own, *batches)])
         self.own = Batch.empty()
-        order = np.lexsort((batch.keys, batch.fps))
-        sorted_fps = batch.fps[order]
-        first = np.ones(len(order), dtype=bool)
-        first[1:] = sorted_fps[1:] != sorted_fps[:-1]
-        winners = order[first]  # per fingerprint, the least key
+        winners = _least_keys(batch.fps, batch.keys)  # one a fingerprint, in key order
         fresh = winners[self.seen.add_new(batch.fps[winners])]
-        fresh = fresh[np.argsort(batch.keys[fresh], kind="stable")]
         new = batch.take(fresh)
         self.pending = (level, round_no, new)
         if self.projections is not None:
@@ -251,7 +251,7 @@ class Partition:
 
     def commit(self, level: int, round_no: int, ranks: np.ndarray) -> None:
         """Write the pending new states of (``level``, ``round_no``) with their ranks."""
-        if self.index == 0 and self.sent is not None:
+        if self.sent is not None:
             self.sent.tidy()  # no partition is expanding: the shared table may be emptied
         pending_level, pending_round, new = self.pending
         assert (pending_level, pending_round) == (level, round_no), "commit of another round"
@@ -271,7 +271,7 @@ class Partition:
             RoundFile(path, int(ranks[0]), int(ranks[-1]), len(new))
         )
         # The next level's rounds read it first: kept, as _load would read it back.
-        self._cache = (path, dict(zip(ROUND_COLUMNS, columns, strict=True)))
+        self._keep(path, dict(zip(ROUND_COLUMNS, columns, strict=True)))
 
     # --- after a violation: counts as one process would have them -----------------------------
     def tally_until(self, level: int, lo: int, last_rank: int, last_ordinal: int):
@@ -374,10 +374,31 @@ class Partition:
                 yield rank, fp, blob_bytes[local[i] : local[i + 1]]
 
     def _load(self, path: Path) -> dict[str, np.ndarray]:
-        if self._cache is None or self._cache[0] != path:
+        if path not in self._cache:
             with np.load(path) as data:
-                self._cache = (path, {k: data[k] for k in data.files})
-        return self._cache[1]
+                self._keep(path, {k: data[k] for k in data.files})
+        return self._cache[path]
+
+    def _keep(self, path: Path, arrays: dict[str, np.ndarray]) -> None:
+        if len(self._cache) >= CACHED_ROUNDS:
+            del self._cache[next(iter(self._cache))]  # the oldest
+        self._cache[path] = arrays
+
+
+def _least_keys(fps: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """The record with the least key of each fingerprint (the first discovery), in key order.
+
+    Each batch comes sorted by key (successors are made in key order), so the stable sort
+    merges a few sorted runs, which numpy's timsort does in about linear time; the first
+    record of each fingerprint met in key order is then its least."""
+    order = np.argsort(keys, kind="stable")
+    if NATIVE:
+        return order[first_of_each(np.ascontiguousarray(fps), order)]
+    by_fp = np.argsort(fps[order], kind="stable")  # key order kept within a fingerprint
+    sorted_fps = fps[order][by_fp]
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = sorted_fps[1:] != sorted_fps[:-1]
+    return order[np.sort(by_fp[first])]
 
 
 def _round_order(path: Path) -> tuple[int, int]:
