@@ -122,3 +122,24 @@ def test_batches_cross_outboxes_whole(width) -> None:
         assert [back.state(i) for i in range(len(back))] == states
     finally:
         mail.close()
+
+
+def test_first_discoveries_are_the_least_keys_in_key_order(monkeypatch) -> None:
+    """Machine code and numpy agree with the definition: per fingerprint the least key,
+    listed by key; batches arrive as a few runs sorted by key, as partitions send them."""
+    import checker.search.batch as batch_module
+
+    rng = random.Random(5)
+    runs = []
+    for _ in range(3):
+        keys = sorted(rng.sample(range(10_000), 400))
+        runs.append(Batch.of([(rng.randrange(1, 300), k, 0, 0, b"x") for k in keys]))
+    batch = Batch.concat(runs)
+    least: dict[int, int] = {}
+    for fp, key in zip(batch.fps.tolist(), batch.keys.tolist(), strict=True):
+        least[fp] = min(key, least.get(fp, key))
+    expected = sorted(least.values())
+    for native in (True, False):
+        monkeypatch.setattr(batch_module, "NATIVE", native)
+        winners = batch.first_discoveries()
+        assert batch.keys[winners].tolist() == expected, native

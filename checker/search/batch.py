@@ -18,6 +18,9 @@ from typing import Any
 import numpy as np
 import xxhash
 
+from checker.search.fpset import NATIVE
+from checker.search.native_sets import first_of_each
+
 
 @dataclass(frozen=True)
 class Codec:
@@ -128,6 +131,22 @@ class Batch:
             self.fps[idx], self.keys[idx], self.parents[idx], self.aids[idx], new_offsets,
             b"".join(blobs), self.labels,
         )  # fmt: skip
+
+    def first_discoveries(self) -> np.ndarray:
+        """The record with the least key of each fingerprint (the first discovery), in key
+        order.
+
+        Each batch is made in key order, so a stable sort merges a few sorted runs (numpy's
+        timsort does it in about linear time); the first record of each fingerprint met in
+        key order is then its least."""
+        order = np.argsort(self.keys, kind="stable")
+        if NATIVE:
+            return order[first_of_each(np.ascontiguousarray(self.fps), order)]
+        by_fp = np.argsort(self.fps[order], kind="stable")  # key order kept within a print
+        sorted_fps = self.fps[order][by_fp]
+        first = np.ones(len(order), dtype=bool)
+        first[1:] = sorted_fps[1:] != sorted_fps[:-1]
+        return order[np.sort(by_fp[first])]
 
     def pieces(self) -> list:
         """The batch as buffers back to back (see :meth:`from_bytes`): a header of three

@@ -32,9 +32,9 @@ import numpy as np
 import xxhash
 
 from checker.search.batch import Batch, codec_for
-from checker.search.fpset import NATIVE, FingerprintSet
+from checker.search.fpset import FingerprintSet
 from checker.search.native import native_kernel
-from checker.search.native_sets import Projections, Recent, first_of_each
+from checker.search.native_sets import Projections, Recent
 from checker.search.native_shared import SharedRecent, stamps_of
 from checker.search.stats import peak_rss_bytes, rss_bytes
 
@@ -213,7 +213,7 @@ class Partition:
             self.sent.plan()  # every expansion of the round is over: the counts stand still
         batch = Batch.concat([self._renumbered(b) for b in (self.own, *batches)])
         self.own = Batch.empty()
-        winners = _least_keys(batch.fps, batch.keys)  # one a fingerprint, in key order
+        winners = batch.first_discoveries()  # one a fingerprint, in key order
         fresh = winners[self.seen.add_new(batch.fps[winners])]
         new = batch.take(fresh)
         self.pending = (level, round_no, new)
@@ -383,22 +383,6 @@ class Partition:
         if len(self._cache) >= CACHED_ROUNDS:
             del self._cache[next(iter(self._cache))]  # the oldest
         self._cache[path] = arrays
-
-
-def _least_keys(fps: np.ndarray, keys: np.ndarray) -> np.ndarray:
-    """The record with the least key of each fingerprint (the first discovery), in key order.
-
-    Each batch comes sorted by key (successors are made in key order), so the stable sort
-    merges a few sorted runs, which numpy's timsort does in about linear time; the first
-    record of each fingerprint met in key order is then its least."""
-    order = np.argsort(keys, kind="stable")
-    if NATIVE:
-        return order[first_of_each(np.ascontiguousarray(fps), order)]
-    by_fp = np.argsort(fps[order], kind="stable")  # key order kept within a fingerprint
-    sorted_fps = fps[order][by_fp]
-    first = np.ones(len(order), dtype=bool)
-    first[1:] = sorted_fps[1:] != sorted_fps[:-1]
-    return order[np.sort(by_fp[first])]
 
 
 def _round_order(path: Path) -> tuple[int, int]:
