@@ -40,6 +40,7 @@ SUB_SHIFT = np.uint64(60)  # the top 4 bits pick the table
 MIN_SLOTS = 1024
 MAX_LOAD = 0.75
 GROWTH = 1.5
+SPREAD_BITS = 12  # keys probed in order of their home slot's 1/4096th of a table
 TAIL = 64  # keys still probing after the vectorized passes: finished one by one (long clusters)
 
 
@@ -167,7 +168,7 @@ class FingerprintSet:
     def _add_new_native(self, fps: np.ndarray) -> np.ndarray:
         """:meth:`add_new` as machine code: each key probed once, where a find would look."""
         new = np.zeros(len(fps), dtype=bool)
-        order, bounds = group_by_table(fps, SUB_SHIFT, SUBTABLES)
+        order, bounds = group_by_table(fps, SUB_SHIFT, SUBTABLES, SPREAD_BITS)
         for t in range(SUBTABLES):
             idx = order[bounds[t] : bounds[t + 1]]
             if not idx.size:

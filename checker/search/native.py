@@ -21,7 +21,7 @@ import os
 
 import numpy as np
 
-from checker.search.fpset import SUB_SHIFT, SUBTABLES
+from checker.search.fpset import SPREAD_BITS, SUB_SHIFT, SUBTABLES
 from checker.search.jit import U64, get_bits, njit, popcount
 from checker.search.jit import jit as _jit
 from checker.search.native_sets import (
@@ -231,7 +231,7 @@ class NativeKernel:
         table_find(keys, fps, np.zeros(0, dtype=bool))
         table_insert(keys, fps)
         table_add(keys, fps, np.zeros(0, dtype=bool))
-        group_by_table(fps, SUB_SHIFT, SUBTABLES)
+        group_by_table(fps, SUB_SHIFT, SUBTABLES, SPREAD_BITS)
         first_of_each(fps, np.zeros(0, dtype=np.int64))
 
     def to_rows(self, blob: bytes, count: int) -> np.ndarray:

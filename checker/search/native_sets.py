@@ -274,20 +274,31 @@ def table_add(keys, fps, added):
 
 
 @_jit
-def group_by_table(fps, shift, tables):
-    """The positions of ``fps`` grouped by ``fps >> shift`` (a counting sort, stable), and
-    where each of the ``tables`` groups starts (``tables + 1`` bounds)."""
-    bounds = np.zeros(tables + 1, dtype=np.int64)
+def group_by_table(fps, shift, tables, spread):
+    """The positions of ``fps`` grouped by table, ``fps >> shift`` (of ``tables``), and
+    within a table by the top ``spread`` bits of the low 32 (where
+    :func:`table_add` starts probing): a counting sort, stable. Returns the order and where
+    each table's group starts (``tables + 1`` bounds). Probing in that order walks each table
+    from start to end instead of at random: about half the cost once tables outgrow the
+    caches."""
+    buckets = tables << spread
+    starts = np.zeros(buckets + 1, dtype=np.int64)
+    low = U64(32 - spread)
     for i in range(fps.shape[0]):
-        bounds[np.int64(fps[i] >> U64(shift)) + 1] += 1
-    for t in range(tables):
-        bounds[t + 1] += bounds[t]
-    at = bounds[:-1].copy()
+        f = fps[i]
+        b = (np.int64(f >> U64(shift)) << spread) | np.int64((f & M32) >> low)
+        starts[b + 1] += 1
+    for b in range(buckets):
+        starts[b + 1] += starts[b]
+    bounds = np.empty(tables + 1, dtype=np.int64)
+    for t in range(tables + 1):
+        bounds[t] = starts[t << spread]
     order = np.empty(fps.shape[0], dtype=np.int64)
     for i in range(fps.shape[0]):
-        t = np.int64(fps[i] >> U64(shift))
-        order[at[t]] = i
-        at[t] += 1
+        f = fps[i]
+        b = (np.int64(f >> U64(shift)) << spread) | np.int64((f & M32) >> low)
+        order[starts[b]] = i
+        starts[b] += 1
     return order, bounds
 
 
