@@ -159,7 +159,7 @@ class Batch:
         return [*(np.ascontiguousarray(c) for c in columns), self.aids, self.blob]
 
     @staticmethod
-    def from_bytes(data: bytes, labels: tuple[str, ...] = ()) -> Batch:
+    def from_bytes(data: bytes | bytearray, labels: tuple[str, ...] = ()) -> Batch:
         """The batch :meth:`pieces` wrote (arrays are views of ``data``)."""
         n, blob_bytes, kept = (int(x) for x in np.frombuffer(data, dtype=np.int64, count=3))
         at = 24
@@ -174,7 +174,7 @@ class Batch:
         else:
             offsets = np.arange(n + 1, dtype=np.int64) * (blob_bytes // n if n else 0)
         aids = np.frombuffer(data, dtype=np.uint8, count=n, offset=at)
-        blob = data[at + n : at + n + blob_bytes]
+        blob = bytes(data[at + n : at + n + blob_bytes])
         return Batch(fps, keys, parents, aids, offsets, blob, labels)
 
     @staticmethod

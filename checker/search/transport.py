@@ -66,7 +66,12 @@ class Mailboxes:
     batches overwrite the last round's, which their owners have read by then."""
 
     def __init__(self, parts: int) -> None:
-        self.fds = [os.memfd_create(f"electkit-outbox-{i}", 0) for i in range(parts)]
+        if hasattr(os, "memfd_create"):
+            self._files = []
+            self.fds = [os.memfd_create(f"electkit-outbox-{i}", 0) for i in range(parts)]
+        else:  # no memfd (not Linux): unlinked temporary files do the same, through the disk
+            self._files = [tempfile.TemporaryFile() for _ in range(parts)]
+            self.fds = [f.fileno() for f in self._files]
         self.sizes = [0] * parts
 
     def post(self, me: int, value: Any) -> Any:
@@ -92,20 +97,33 @@ class Mailboxes:
         if at > self.sizes[me]:
             os.ftruncate(fd, at)
             self.sizes[me] = at
-        os.pwritev(fd, [memoryview(p).cast("B") for p in pieces if len(memoryview(p))], 0)
+        offset = 0
+        for piece in pieces:
+            data = memoryview(piece).cast("B")
+            while data:  # a write may be short (Linux writes at most 2 GB at once)
+                done = os.pwrite(fd, data, offset)
+                offset, data = offset + done, data[done:]
         return placed
 
     def fetch(self, value: Any) -> Any:
         """``value`` with every :class:`Posted` in it read back as its :class:`Batch`."""
         if isinstance(value, Posted):
-            data = os.pread(self.fds[value.sender], value.size, value.offset)
+            data, got = bytearray(value.size), 0
+            view = memoryview(data)
+            while got < value.size:  # a read may be short too
+                done = os.preadv(self.fds[value.sender], [view[got:]], value.offset + got)
+                if not done:
+                    raise EOFError(f"outbox {value.sender} ended {value.size - got} bytes short")
+                got += done
             return Batch.from_bytes(data, value.labels)
         if isinstance(value, list | tuple):
             return type(value)(self.fetch(x) for x in value)
         return value
 
     def close(self) -> None:
-        for fd in self.fds:
+        for f in self._files:
+            f.close()
+        for fd in self.fds if not self._files else []:
             with contextlib.suppress(OSError):
                 os.close(fd)
 
