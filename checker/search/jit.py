@@ -57,7 +57,7 @@ def popcount(x):
 
 
 # --- atomics: tables that forked workers share (native_shared.py) ------------------------------
-# An array element read, written or compared-and-swapped in one indivisible step, seen in order
+# An array element read or compared-and-swapped in one indivisible step, seen in order
 # by every process mapping the same memory. numba has no CPU atomics, so these emit LLVM's.
 if njit is not None:
     from numba.core import cgutils
@@ -78,19 +78,6 @@ if njit is not None:
         return array.dtype(array, index), codegen
 
     @intrinsic
-    def atomic_store(typingctx, array, index, value):
-        """``array[index] = value``, written with release ordering."""
-
-        def codegen(context, builder, signature, args):
-            ptr = _pointer(context, builder, signature.args[0], args[0], args[1])
-            builder.store_atomic(args[2], ptr, "release", array.dtype.bitwidth // 8)
-            return context.get_dummy_value()
-
-        from numba.core import types
-
-        return types.void(array, index, array.dtype), codegen
-
-    @intrinsic
     def atomic_cas(typingctx, array, index, expected, new):
         """Set ``array[index]`` to ``new`` if it holds ``expected``; returns what it held."""
 
@@ -102,4 +89,4 @@ if njit is not None:
         return array.dtype(array, index, array.dtype, array.dtype), codegen
 
 else:  # pragma: no cover - without numba nothing calls them
-    atomic_load = atomic_store = atomic_cas = None
+    atomic_load = atomic_cas = None

@@ -52,7 +52,8 @@ class SharedRecent:
 
     def __init__(self, words: int, parts: int, limit: int = 1 << 21, start: int = 1 << 12):
         self.words, self.parts, self.limit = words, parts, limit
-        start = max(start, 1 << (parts * LINE * REFRESH).bit_length())  # room for overshoot
+        # Each worker may pass the half-full mark by REFRESH inserts before it sees it.
+        start = max(start, 1 << (4 * parts * REFRESH).bit_length())
         self.start = min(2 * start, 2 * limit)
         header, slots = LINE * (parts + 1), 2 * limit
         self._memory = mmap.mmap(-1, 8 * (header + 2 * slots))  # shared with forked workers
