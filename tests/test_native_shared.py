@@ -1,6 +1,6 @@
 """The sent-once table forked workers share (native_shared.py): a fingerprint is left out only
 for a smaller stamp, so the least key always reaches its owner, whoever meets it first and
-whatever the timing; and batches cross between workers whole (transport.py's outboxes)."""
+whatever the timing; and batches cross between workers whole (outbox.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 
 from checker.search.batch import Batch
 from checker.search.native_shared import KEY_BITS, SharedRecent, stamps_of
-from checker.search.transport import Mailboxes
+from checker.search.outbox import Mailboxes
 
 
 def stamped(serial: int, keys: list[int]) -> np.ndarray:
