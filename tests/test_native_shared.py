@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from checker.search.batch import Batch
-from checker.search.native_shared import KEY_BITS, SharedRecent, stamps_of
+from checker.search.native_shared import KEY_BITS, SharedRecent, round_stamps
 from checker.search.outbox import Mailboxes
 
 
@@ -21,8 +21,8 @@ def stamped(serial: int, keys: list[int]) -> np.ndarray:
 
 
 def test_stamps_order_rounds_then_keys() -> None:
-    first = stamps_of(1, np.array([5, 0]), np.array([3, 9]))
-    later = stamps_of(2, np.array([0]), np.array([0]))
+    first = round_stamps(1, np.array([5, 0])) | np.array([3, 9], dtype=np.uint64)
+    later = round_stamps(2, np.array([0]))
     assert first.tolist() == [(1 << KEY_BITS) | 5 << 16 | 3, (1 << KEY_BITS) | 9]
     assert first.max() < later.min()
 

@@ -207,13 +207,9 @@ class FingerprintSet:
             if lo < hi and self.tables[t].count:
                 idx = order[lo:hi]
                 found[idx] = self.tables[t].find(fps[idx])
-        for run in self.runs:
+        if self.runs:
             rest = np.flatnonzero(~found)
-            if not rest.size:
-                break
-            at = np.searchsorted(run, fps[rest])
-            at[at == len(run)] = len(run) - 1
-            found[rest[run[at] == fps[rest]]] = True
+            found[rest[self._in_runs(fps[rest])]] = True
         return found
 
     def spill(self) -> None:

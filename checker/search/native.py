@@ -161,8 +161,8 @@ class NativeKernel:
         With ``recent``, successors met before (in this call or an earlier one with the same
         ``recent``) are left out: a raw state met before, compared whole, is not renamed
         again, and a representative whose fingerprint was met before is not returned. A
-        shared ``recent`` (native_shared.py) needs ``stamps``: each state's stamp, which its
-        successors' stamps extend by their ordinals.
+        shared ``recent`` (native_shared.py) needs ``stamps``: each state's stamp
+        (``native_shared.round_stamps``), which its successors' extend by their ordinals.
         """
         k = self.kernel
         hist = np.zeros((k.n_servers, len(k.uni.locals)), dtype=np.int64)
@@ -181,14 +181,10 @@ class NativeKernel:
         )  # fmt: skip
         rows, parent, ordinal, aid = rows[:total], parent[:total], ordinal[:total], aid[:total]
         changed = np.bincount(aid, minlength=256)
-        marks = None
         if recent is not None:
             recent.reserve(len(rows))
-            if recent.stamped:
-                marks = stamps[parent] | ordinal.astype(np.uint64)
-            keep = recent.first_rows(rows, marks)
+            keep = recent.first_rows(rows)
             rows, parent, ordinal, aid = rows[keep], parent[keep], ordinal[keep], aid[keep]
-            marks = marks[keep] if marks is not None else None
         if self.symmetric:
             canonical_all(
                 rows, self.offsets, k.local_bits, k.low_bits, self.perm_to, self.local_map,
@@ -197,6 +193,8 @@ class NativeKernel:
         fps = np.empty(len(rows), dtype=np.uint64)
         fingerprints(rows, self.width, SECRET, fps)
         if recent is not None:
+            # A shared table's entries carry each successor's stamp: its parent's, and its ordinal.
+            marks = stamps[parent] | ordinal.astype(np.uint64) if recent.stamped else None
             keep = recent.first_fps(fps, marks)
             rows, parent, ordinal, aid, fps = (
                 rows[keep],

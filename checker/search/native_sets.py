@@ -43,7 +43,7 @@ class Recent:
 
     stamped = False  # its entries need no stamps: one partition meets successors in key order
 
-    def first_rows(self, rows: np.ndarray, stamps=None) -> np.ndarray:
+    def first_rows(self, rows: np.ndarray) -> np.ndarray:
         """Which raw successors ``rows`` were not met before (and now are)."""
         return first_rows(rows, self.rows, self.used, self.row_count)
 
@@ -223,13 +223,20 @@ class Projections:
         )  # fmt: skip
 
 
+@jit_inline
+def _home(f, size):
+    """A key's first slot in a table of ``size``: multiply-shift on its low 32 bits (any
+    size, not only powers of two), as fpset._Table._home has it."""
+    return np.int64(((f & M32) * U64(size)) >> U64(32))
+
+
 @_jit
 def table_find(keys, fps, found):
     """Mark in ``found`` which of ``fps`` are in the linear-probing table ``keys``."""
     size = keys.shape[0]
     for i in range(fps.shape[0]):
         f = fps[i]
-        at = np.int64(((f & M32) * U64(size)) >> U64(32))
+        at = _home(f, size)
         while True:
             here = keys[at]
             if here == U64(0):
@@ -245,7 +252,7 @@ def table_insert(keys, fps):
     """Insert ``fps`` (distinct, absent) into the linear-probing table ``keys``."""
     size = keys.shape[0]
     for i in range(fps.shape[0]):
-        at = np.int64(((fps[i] & M32) * U64(size)) >> U64(32))
+        at = _home(fps[i], size)
         while keys[at] != U64(0):
             at = at + 1 if at + 1 < size else 0
         keys[at] = fps[i]
@@ -259,7 +266,7 @@ def table_add(keys, fps, added):
     size, count = keys.shape[0], 0
     for i in range(fps.shape[0]):
         f = fps[i]
-        at = np.int64(((f & M32) * U64(size)) >> U64(32))
+        at = _home(f, size)
         while True:
             here = keys[at]
             if here == U64(0):

@@ -76,7 +76,7 @@ class SharedRecent:
         """Room in this worker's table of raw successors (the shared one grows in :meth:`tidy`)."""
         self.rows.reserve(n)
 
-    def first_rows(self, rows: np.ndarray, stamps=None) -> np.ndarray:
+    def first_rows(self, rows: np.ndarray) -> np.ndarray:
         """Which raw successors ``rows`` this worker had not met (and now has)."""
         return self.rows.first_rows(rows)
 
@@ -109,11 +109,12 @@ class SharedRecent:
             self.header[LINE::LINE] = 0
 
 
-def stamps_of(serial: int, relative_ranks: np.ndarray, ordinals: np.ndarray) -> np.ndarray:
-    """The stamps of successors of round ``serial`` (from 1): ``serial << 36 | key``, the key
-    ``(rank - lo) << 16 | ordinal`` of each."""
-    keys = (relative_ranks.astype(np.uint64) << U64(16)) | ordinals.astype(np.uint64)
-    return keys | U64(serial << KEY_BITS)
+def round_stamps(serial: int, relative_ranks: np.ndarray) -> np.ndarray:
+    """The stamps of states expanded in round ``serial`` (from 1), ranked ``relative_ranks``
+    from the round's first: ``serial << 36 | rank << 16``. A successor's stamp is its
+    parent's with its ordinal in the low 16 bits, ``(rank - lo) << 16 | ordinal`` being its
+    key within the round."""
+    return (relative_ranks.astype(np.uint64) << U64(16)) | U64(serial << KEY_BITS)
 
 
 @_jit

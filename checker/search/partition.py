@@ -35,7 +35,7 @@ from checker.search.batch import Batch, codec_for
 from checker.search.fpset import FingerprintSet
 from checker.search.native import native_kernel
 from checker.search.native_sets import Projections, Recent
-from checker.search.native_shared import SharedRecent, stamps_of
+from checker.search.native_shared import SharedRecent, round_stamps
 from checker.search.stats import peak_rss_bytes, rss_bytes
 
 ORDINAL_BITS = 16  # successors of one state: fewer than 65,536
@@ -172,7 +172,7 @@ class Partition:
         fired_before = kernel.fired_counts()
         ranks, parent_fps, rows = self._state_rows(level, lo, hi)
         self.rounds += 1
-        stamps = stamps_of(self.rounds, ranks - lo, np.zeros(len(ranks), dtype=np.int64))
+        stamps = round_stamps(self.rounds, ranks - lo)
         # Successors come in key order: the first meeting of one is the one to send.
         succ, parent, ordinal, aids, fps, changed = native.successors(rows, self.sent, stamps)
         names = tuple(kernel.action_labels)
